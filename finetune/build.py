@@ -1,0 +1,84 @@
+"""From a RunConfig to the pieces of a run: adapter, data splits, tokenizer, model and encoded features.
+
+train, evaluate and predict all start here, so they read data and models the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset
+from transformers import AutoConfig
+
+from finetune import data as data_io
+from finetune import models
+from finetune.config import RunConfig
+from tasks import registry
+from tasks.base import Adapter
+
+# Written into every folder the toolkit saves a model to; its presence means "a trained model
+# whose config holds the labels", and it carries the run config that produced it.
+RUN_CONFIG_NAME = "finetune.yaml"
+
+
+@dataclass
+class Built:
+    config: RunConfig
+    adapter: Adapter
+    tokenizer: Any
+    model: Any
+    model_path: str
+    splits: dict[str, data_io.RawSplit]
+    features: dict[str, Dataset]
+
+
+def is_trained_folder(path: str) -> bool:
+    return (Path(path) / RUN_CONFIG_NAME).is_file()
+
+
+def encode(adapter: Adapter, split: data_io.RawSplit, tokenizer: Any, config: RunConfig) -> Dataset:
+    """Tokenise once; the cache key names everything the features depend on."""
+    key = json.dumps(
+        [split.dataset._fingerprint, split.name, tokenizer.name_or_path, len(tokenizer), tokenizer.padding_side,
+         config.adapter, config.to_dict().get("data", {}).get("max_seq_length"),
+         {k: v for k, v in config.to_dict().items() if k not in ("data", "train", "model", "run_name", "seed",
+                                                                  "output_dir", "resume", "task")},
+         adapter.labels if hasattr(adapter, "labels") else None],
+        sort_keys=True, default=str,
+    )
+    features = split.dataset.map(
+        lambda batch, indices: adapter.encode(batch, indices, tokenizer, split.name),
+        batched=True,
+        with_indices=True,
+        remove_columns=split.dataset.column_names,
+        new_fingerprint=hashlib.sha256(key.encode()).hexdigest()[:32],
+        desc=f"Tokenising {split.name}",
+    )
+    return features.map(lambda f: {"length": len(f["input_ids"])}, new_fingerprint=hashlib.sha256((key + "len").encode()).hexdigest()[:32])
+
+
+def build(config: RunConfig, split_names: list[str], accelerator: Any = None, model_path: str | None = None) -> Built:
+    adapter = registry.get(config)
+    path = model_path or models.resolve(config.model)
+    first = accelerator.main_process_first() if accelerator is not None else contextlib.nullcontext()
+    with first:  # one process fills the datasets cache, the others read it
+        splits = {}
+        for name in split_names:
+            split = data_io.load_split(config.data, name)
+            if split is not None:
+                splits[name] = split
+        tokenizer = models.load_tokenizer(path, config.trust_remote_code)
+        trained = is_trained_folder(path)
+        if trained:
+            adapter.restore_labels(AutoConfig.from_pretrained(path, trust_remote_code=config.trust_remote_code))
+        adapter.setup_labels(splits)
+        features = {name: encode(adapter, split, tokenizer, config) for name, split in splits.items()}
+    model = models.load_model(
+        adapter.model_class, path, tokenizer, config.trust_remote_code, **({} if trained else adapter.model_kwargs())
+    )
+    return Built(config, adapter, tokenizer, model, path, splits, features)

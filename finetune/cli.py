@@ -1,0 +1,112 @@
+"""`python -m finetune train|evaluate|predict|export|score`.
+
+Exit status: 0 success, 2 bad input or config (one paragraph naming the file, line or key and the
+fix; no traceback), 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+
+from finetune.errors import InputError
+
+USAGE_OVERRIDES = "key=value overrides of any config key, e.g. train.epochs=2 model=PATH_OR_HUB_ID"
+
+
+def _quiet_libraries() -> None:
+    # The toolkit prints what a user needs; the libraries' progress bars and load reports repeat it.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=FutureWarning, module="pyarrow")
+
+
+def cmd_train(args) -> None:
+    from finetune.config import load_config
+    from finetune.loop import train
+
+    train(load_config(args.config, args.overrides))
+
+
+def cmd_evaluate(args) -> None:
+    from finetune.inference import evaluate
+
+    evaluate(args.target, args.overrides, args.out)
+
+
+def cmd_predict(args) -> None:
+    from finetune.inference import predict
+
+    predict(args.target, args.overrides, input_file=args.input, texts=args.text, text_pairs=args.text_pair, out=args.out)
+
+
+def cmd_export(args) -> None:
+    from finetune.export import export
+
+    export(args.run, args.out)
+
+
+def cmd_score(args) -> None:
+    from finetune.inference import score_file
+
+    score_file(args.task, args.predictions, args.references, args.overrides)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m finetune", description="Fine-tune, evaluate and export transformers models.")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="fine-tune a model; prints the run folder at the end")
+    p.add_argument("config", metavar="CONFIG_OR_TASK", help="a YAML path, or a task name (sst2 = configs/sst2.yaml)")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help=USAGE_OVERRIDES)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="dev metrics of a run, an exported folder, or a task's config")
+    p.add_argument("target", metavar="RUN_OR_MODEL", help="a run folder, an exported folder, or CONFIG_OR_TASK")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help=USAGE_OVERRIDES)
+    p.add_argument("--out", help="folder for metrics.json and the predictions files")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="predictions of a run or exported model for a file or texts")
+    p.add_argument("target", metavar="RUN_OR_MODEL")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help=USAGE_OVERRIDES)
+    p.add_argument("--input", help="a data file in the task's format (default: the config's data.test)")
+    p.add_argument("--text", action="append", help="a text to classify (repeatable)")
+    p.add_argument("--text-pair", action="append", help="the second text of a pair (one per --text)")
+    p.add_argument("--out", help="write the predictions here instead of printing them")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("export", help="a plain Hugging Face folder from a run")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--out", help="the folder to write (default: exports/<run name>)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("score", help="official metrics of a predictions file, without a model")
+    p.add_argument("task", metavar="TASK", help="a task name or config")
+    p.add_argument("--predictions", required=True)
+    p.add_argument("--references", required=True)
+    p.add_argument("overrides", nargs="*", metavar="key=value", help=USAGE_OVERRIDES)
+    p.set_defaults(func=cmd_score)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    _quiet_libraries()
+    try:
+        args.func(args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

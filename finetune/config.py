@@ -1,0 +1,213 @@
+"""The typed run config: YAML file + `key=value` overrides -> RunConfig, saved next to every run.
+
+Keys every task understands live in RunConfig / DataConfig / TrainConfig. Keys specific to a task
+(column names, label lists, ...) sit beside them at the top level of the YAML; the task's adapter
+declares them as its own dataclass (`Adapter.Options`) and they land in `RunConfig.options`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from finetune import typed
+from finetune.errors import InputError
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = ROOT / "configs"
+
+
+@dataclass
+class DataConfig:
+    # auto: per split, a file found as given or under data.dir / $FINETUNE_DATA, else the sample
+    # shipped in samples/, else the hub. files / sample / hub force one source.
+    source: Literal["auto", "files", "sample", "hub"] = "auto"
+    dir: str | None = None  # folder that relative file names are read from (default $FINETUNE_DATA)
+    train: str | None = None  # a file path, or a split name of data.hub
+    validation: str | None = None
+    test: str | None = None
+    # More dev sets scored at every evaluation, by name (MNLI: mismatched -> its dev file).
+    extra_validation: dict[str, str] = field(default_factory=dict)
+    extra_test: dict[str, str] = field(default_factory=dict)
+    hub: str | None = None
+    hub_config: str | None = None
+    hub_splits: dict[str, str] = field(default_factory=dict)  # train/validation/... -> hub split name
+    hub_rename: dict[str, str] = field(default_factory=dict)  # hub column -> the file's column name
+    format: Literal["auto", "csv", "tsv", "json", "jsonl"] = "auto"
+    header: bool = True  # delimited files without a header row (CoLA) set False and give column_names
+    column_names: list[str] | None = None
+    test_header: bool | None = None  # the test file's header, when it differs (CoLA's test has one)
+    test_column_names: list[str] | None = None
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    max_seq_length: int = 128
+
+
+@dataclass
+class TrainConfig:
+    epochs: float = 3.0
+    max_steps: int | None = None  # optimizer steps; overrides epochs when set
+    batch_size: int = 32  # the global batch: split across processes under `accelerate launch`
+    eval_batch_size: int | None = None  # default: 2 x batch_size
+    lr: float = 2e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.0
+    warmup_steps: int | None = None  # overrides warmup_ratio when set
+    scheduler: Literal["linear", "cosine", "constant"] = "linear"
+    grad_accum: int = 1
+    max_grad_norm: float | None = 1.0
+    precision: Literal["no", "bf16", "fp16"] = "no"
+    eval_every: int | None = None  # optimizer steps between evaluations; every epoch end regardless
+    save_every: int | None = None  # optimizer steps between checkpoints; default: at each evaluation
+    keep_last: int = 2
+    patience: int | None = None  # evaluations without improvement before stopping early
+    log_every: int = 20
+    group_by_length: bool = True  # batches of similar lengths: fewer pad tokens, same randomness
+    report_to: Literal["none", "tensorboard"] = "none"
+
+
+@dataclass
+class RunConfig:
+    task: str
+    adapter: str = "classification"
+    model: str = "minilm"  # alias (minilm), local folder or hub id
+    seed: int = 42
+    run_name: str | None = None  # default: <task>-<timestamp>
+    output_dir: str = "runs"
+    resume: str = "auto"  # auto (continue the run folder's last checkpoint) | never | PATH
+    trust_remote_code: bool = False
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    options: Any = None  # the adapter's own dataclass, flattened to top-level keys in YAML
+
+    def to_dict(self) -> dict:
+        out = {f.name: typed.to_dict(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "options"}
+        if self.options is not None:
+            out.update(typed.to_dict(self.options))
+        return out
+
+    def save(self, path: Path) -> None:
+        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True))
+
+
+_BASE_FIELDS = [f.name for f in dataclasses.fields(RunConfig) if f.name != "options"]
+
+
+def find_config(config_or_task: str) -> Path:
+    """A YAML path, or a task name meaning configs/<task>.yaml."""
+    path = Path(config_or_task)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise InputError(f"{config_or_task}: no such config file. Give a YAML path or a task name.")
+        return path
+    candidate = CONFIG_DIR / f"{config_or_task}.yaml"
+    if candidate.is_file():
+        return candidate
+    names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+    raise InputError(
+        f"'{config_or_task}' is neither a config file nor a task name{typed.closest(config_or_task, names)}. "
+        f"Tasks: {', '.join(names)}."
+    )
+
+
+def read_yaml(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}). Save it as UTF-8.") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        raise InputError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)}). Fix the syntax.") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a config must be a mapping of keys to values, got {type(data).__name__}.")
+    return data
+
+
+def _set_dotted(data: dict, key: str, value: Any) -> None:
+    *parents, leaf = key.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise InputError(f"command line: '{key}' goes into '{part}', which is not a section.")
+    node[leaf] = value
+
+
+def _override_type(key: str, options_cls: type | None) -> Any:
+    """The annotation of a dotted key, or raise with the closest valid key."""
+    schema = typed.field_types(RunConfig)
+    valid = [k for k in typed.all_keys(RunConfig) if k != "options"]
+    if options_cls is not None:
+        schema = {**schema, **typed.field_types(options_cls)}
+        valid += typed.all_keys(options_cls)
+    schema.pop("options", None)
+    node: Any = schema
+    tp: Any = None
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise InputError(f"command line: unknown config key '{key}'{typed.closest(key, valid)}.")
+        tp = node[part]
+        node = typed.field_types(tp) if dataclasses.is_dataclass(tp) else None
+    return tp
+
+
+def load_config(config_or_task: str | Path, overrides: list[str] | None = None) -> RunConfig:
+    """YAML + overrides -> RunConfig, with the adapter's options checked too."""
+    from tasks import registry  # tasks depend on finetune, not the other way round at import time
+
+    path = find_config(str(config_or_task))
+    data = read_yaml(path)
+    where = str(path)
+    data.setdefault("task", path.stem)
+
+    parsed: list[tuple[str, str]] = []
+    for item in overrides or []:
+        if "=" not in item:
+            raise InputError(f"command line: '{item}' is not key=value. Write e.g. train.epochs=2.")
+        key, raw = item.split("=", 1)
+        parsed.append((key.strip(), raw))
+    adapter_name = next((raw for key, raw in parsed if key == "adapter"), data.get("adapter", "classification"))
+    options_cls = registry.options_class(str(adapter_name))
+
+    for key, raw in parsed:
+        tp = _override_type(key, options_cls)
+        _set_dotted(data, key, typed.parse_cli_value(raw, tp))
+        where = f"{path} with command-line overrides"
+
+    base = {k: v for k, v in data.items() if k in _BASE_FIELDS}
+    rest = {k: v for k, v in data.items() if k not in _BASE_FIELDS}
+    option_keys = list(typed.field_types(options_cls)) if options_cls else []
+    for key in rest:
+        if key not in option_keys:
+            valid = [k for k in typed.all_keys(RunConfig) if k != "options"] + option_keys
+            raise InputError(f"{where}: unknown config key '{key}'{typed.closest(key, valid)}.")
+    config = typed.build(RunConfig, base, where)
+    config.options = typed.build(options_cls, rest, where) if options_cls else None
+    validate(config, where)
+    return config
+
+
+def validate(config: RunConfig, where: str) -> None:
+    """Checks that span several keys; single values were type-checked already."""
+    t = config.train
+    for key, value in [("train.batch_size", t.batch_size), ("train.grad_accum", t.grad_accum),
+                       ("data.max_seq_length", config.data.max_seq_length), ("train.keep_last", t.keep_last)]:
+        if value < 1:
+            raise InputError(f"{where}: {key} must be at least 1, got {value}.")
+    if t.lr <= 0:
+        raise InputError(f"{where}: train.lr must be positive, got {t.lr}.")
+    if not 0 <= t.warmup_ratio < 1:
+        raise InputError(f"{where}: train.warmup_ratio must be in [0, 1), got {t.warmup_ratio}.")
+    if t.epochs <= 0 and not t.max_steps:
+        raise InputError(f"{where}: train.epochs must be positive (or set train.max_steps).")
+    if config.resume not in ("auto", "never") and not Path(config.resume).exists():
+        raise InputError(f"{where}: resume={config.resume}: no such run or checkpoint folder. Use auto, never or a path.")

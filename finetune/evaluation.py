@@ -1,0 +1,64 @@
+"""Run a model over a split on every process, gather the outputs once, decode and score."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from tasks.base import Adapter
+
+NOT_MODEL_INPUTS = ("labels", "length", "row")
+
+
+def model_inputs(batch: dict[str, torch.Tensor], adapter: Adapter) -> dict[str, torch.Tensor]:
+    """What the model's forward takes; the loss is the adapter's, so labels stay out."""
+    skip = set(NOT_MODEL_INPUTS) | set(adapter.feature_keys)
+    return {k: v for k, v in batch.items() if k not in skip}
+
+
+@dataclass
+class SplitResult:
+    predictions: list
+    metrics: dict[str, float]  # empty for unlabelled splits
+
+
+def collect(model: Any, loader: Any, adapter: Adapter, accelerator: Any) -> tuple[dict[str, list[np.ndarray]], float | None]:
+    """Per-feature outputs in feature order, and the mean loss when the split has labels.
+
+    gather_for_metrics drops the samples that even batching duplicated on the last batch, so
+    every feature appears exactly once whatever the number of processes."""
+    model.eval()
+    rows: list[np.ndarray] = []
+    outputs: dict[str, list[np.ndarray]] = {key: [] for key in adapter.output_keys}
+    loss_sum = torch.zeros((), device=accelerator.device)
+    items = torch.zeros((), device=accelerator.device)
+    with torch.no_grad():
+        for batch in loader:
+            result = model(**model_inputs(batch, adapter))
+            if "labels" in batch:
+                loss_sum += adapter.loss(result, batch).float()
+                items += adapter.count_items(batch)
+            tensors = [accelerator.pad_across_processes(result[key].float(), dim=1) if result[key].dim() > 1
+                       else result[key].float() for key in adapter.output_keys]
+            gathered = accelerator.gather_for_metrics((batch["row"], *tensors))
+            rows.append(gathered[0].cpu().numpy())
+            for key, tensor in zip(adapter.output_keys, gathered[1:]):
+                outputs[key].extend(tensor.cpu().numpy())
+    order = np.argsort(np.concatenate(rows), kind="stable")
+    ordered = {key: [values[i] for i in order] for key, values in outputs.items()}
+    loss_sum, items = accelerator.reduce(loss_sum, "sum"), accelerator.reduce(items, "sum")
+    mean_loss = float(loss_sum / items) if float(items) > 0 else None
+    return ordered, mean_loss
+
+
+def run_split(model: Any, loader: Any, adapter: Adapter, accelerator: Any, examples: Any, features: Any) -> SplitResult:
+    outputs, loss = collect(model, loader, adapter, accelerator)
+    predictions = adapter.decode(examples, features, outputs)
+    metrics: dict[str, float] = {}
+    if loss is not None:
+        metrics = adapter.score(predictions, examples)
+        metrics["loss"] = loss
+    return SplitResult(predictions, metrics)

@@ -1,0 +1,334 @@
+"""The one training loop: every task, CPU, one GPU or many processes under `accelerate launch`.
+
+Gradient accumulation is done by hand so that the loss is divided by the number of items (examples
+or labelled tokens) in the whole accumulated batch, across micro-batches and processes, not
+averaged per micro-batch: a short last micro-batch then weighs what it holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from tqdm.auto import tqdm
+
+from finetune import batching, checkpoint, optim
+from finetune import data as data_io
+from finetune.build import RUN_CONFIG_NAME, Built, build
+from finetune.config import RunConfig
+from finetune.errors import InputError
+from finetune.evaluation import model_inputs, run_split
+from finetune.rundir import RunDir, open_run
+from finetune.tracking import RunLog, plot_curves
+
+
+@dataclass
+class Position:
+    """Where training stands; saved with every checkpoint so a resumed run continues exactly."""
+
+    global_step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0  # micro-batches of this epoch already trained on
+    best_metric: float | None = None
+    best_step: int | None = None
+    evals_without_improvement: int = 0
+    last_eval_step: int = -1
+    train_seconds: float = 0.0
+
+
+def make_accelerator(config: RunConfig, project_dir: Path | None = None) -> Accelerator:
+    precision = config.train.precision
+    accelerator = Accelerator(
+        mixed_precision=precision,
+        split_batches=True,  # train.batch_size is the global batch, whatever the process count
+        log_with="tensorboard" if config.train.report_to == "tensorboard" else None,
+        project_dir=str(project_dir) if project_dir else None,
+    )
+    if precision == "fp16" and accelerator.device.type != "cuda":
+        raise InputError("train.precision=fp16 needs a CUDA GPU; use bf16 or no on this device.")
+    for key, size in [("train.batch_size", config.train.batch_size)]:
+        if size % accelerator.num_processes:
+            raise InputError(f"{key}={size} is the global batch; make it a multiple of the {accelerator.num_processes} processes.")
+    return accelerator
+
+
+def eval_batch_size(config: RunConfig, processes: int) -> int:
+    size = config.train.eval_batch_size or 2 * config.train.batch_size
+    return -(-size // processes) * processes
+
+
+class Trainer:
+    def __init__(self, config: RunConfig):
+        self.config = config
+        run_dir, self.resume_from = open_run(config)
+        self.run: RunDir = run_dir
+        self.accelerator = make_accelerator(config, run_dir.root)
+        self.main = self.accelerator.is_main_process
+        set_seed(config.seed)  # before the model: a new head's initial weights depend on it
+        eval_names = data_io.eval_split_names(config.data)
+        self.built: Built = build(config, ["train", *eval_names], self.accelerator)
+        if "train" not in self.built.splits:
+            raise InputError(f"{config.task}: no training data; set data.train to a file (or a hub split).")
+        self.adapter = self.built.adapter
+        self.log = RunLog(run_dir.log, self.main)
+        if self.main:
+            config.save(run_dir.config)
+            print(f"Run folder: {run_dir.root}\nData:")
+            for split in self.built.splits.values():
+                print(data_io.describe(split))
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def _prepare(self):
+        acc, config, built = self.accelerator, self.config, self.built
+        on_gpu = acc.device.type == "cuda"
+        collate = batching.collator(built.tokenizer, on_gpu)
+        loader, self.sampler = batching.train_loader(
+            built.features["train"], config.train.batch_size, config.seed, config.train.group_by_length, collate)
+        self.steps_per_epoch, self.total_steps = optim.total_steps(config.train, len(loader))
+        optimizer = optim.optimizer(built.model, config.train, fused=on_gpu)
+        scheduler = optim.schedule(optimizer, config.train, self.total_steps)
+        # The scheduler is prepared too (checkpointed with the rest); with split_batches it steps once per call.
+        self.model, self.optimizer, self.train_loader, self.scheduler = acc.prepare(built.model, optimizer, loader, scheduler)
+        size = eval_batch_size(config, acc.num_processes)
+        self.eval_loaders = {name: acc.prepare(batching.eval_loader(built.features[name], size, collate))
+                             for name in data_io.eval_split_names(config.data) if name in built.features}
+        if config.train.report_to == "tensorboard" and self.main:
+            flat = {k: v for k, v in _flatten(config.to_dict()).items() if isinstance(v, (int, float, str, bool))}
+            acc.init_trackers("tensorboard", config=flat)
+
+    # -- evaluation and saving ------------------------------------------------------------------
+    def evaluate(self, pos: Position) -> dict[str, float]:
+        metrics: dict[str, float] = {}
+        results = {}
+        for name, loader in self.eval_loaders.items():
+            split = self.built.splits[name]
+            result = run_split(self.model, loader, self.adapter, self.accelerator, split.dataset, self.built.features[name])
+            prefix = "" if name == "validation" else f"{name}_"
+            metrics.update({prefix + k: v for k, v in result.metrics.items()})
+            results[name] = result
+        self.model.train()
+        pos.last_eval_step = pos.global_step
+        primary = metrics.get(self.adapter.primary_metric)
+        improved = primary is not None and (
+            pos.best_metric is None
+            or (primary > pos.best_metric if self.adapter.greater_is_better else primary < pos.best_metric))
+        if improved:
+            pos.best_metric, pos.best_step, pos.evals_without_improvement = primary, pos.global_step, 0
+            self.save_best(metrics, pos)
+            if self.main:
+                for name, result in results.items():
+                    stem = "predictions" if name == "validation" else f"predictions_{name}"
+                    self._write_atomic(lambda tmp: self.adapter.write_predictions(tmp, self.built.splits[name].dataset, result.predictions),
+                                       self.run.root / stem)
+        else:
+            pos.evals_without_improvement += 1
+        record = {"step": pos.global_step, "epoch": pos.epoch, "eval": metrics}
+        self.log.write(record)
+        if self.config.train.report_to == "tensorboard":
+            self.accelerator.log({f"eval/{k}": v for k, v in metrics.items()}, step=pos.global_step)
+        return metrics
+
+    def _write_atomic(self, write, stem: Path) -> None:
+        tmp_stem = stem.with_name(f".tmp-{stem.name}")
+        written = write(tmp_stem)
+        written.replace(stem.with_suffix(written.suffix))
+
+    def save_best(self, metrics: dict[str, float], pos: Position) -> None:
+        acc = self.accelerator
+        state_dict = acc.get_state_dict(self.model)  # a collective under FSDP / DeepSpeed: every process
+        if self.main:
+            tmp = checkpoint.tmp_dir(self.run.checkpoints, "best")
+            shutil.rmtree(tmp, ignore_errors=True)
+            acc.unwrap_model(self.model).save_pretrained(tmp, state_dict=state_dict, safe_serialization=True)
+            self.built.tokenizer.save_pretrained(tmp)
+            self.config.save(tmp / RUN_CONFIG_NAME)
+            (tmp / "eval_metrics.json").write_text(json.dumps({"step": pos.global_step, "metrics": metrics}, indent=1))
+            checkpoint.publish(tmp, self.run.best)
+        acc.wait_for_everyone()
+
+    def save_checkpoint(self, pos: Position) -> None:
+        acc = self.accelerator
+        name = f"{checkpoint.PREFIX}{pos.global_step}"
+        tmp = checkpoint.tmp_dir(self.run.checkpoints, name)
+        if self.main:
+            shutil.rmtree(tmp, ignore_errors=True)
+        acc.wait_for_everyone()
+        acc.save_state(str(tmp))
+        acc.wait_for_everyone()
+        if self.main:
+            checkpoint.write_state(tmp, asdict(pos))  # last: a folder without it is not a checkpoint
+            checkpoint.publish(tmp, self.run.checkpoints / name)
+            checkpoint.rotate(self.run.checkpoints, self.config.train.keep_last)
+        acc.wait_for_everyone()
+
+    # -- training -----------------------------------------------------------------------------------
+    def train(self) -> Path:
+        self._prepare()
+        acc, t = self.accelerator, self.config.train
+        pos = Position()
+        if self.resume_from is not None:
+            acc.load_state(str(self.resume_from))
+            pos = Position(**checkpoint.read_state(self.resume_from))
+            self.log.truncate_after(pos.global_step)
+            if self.main:
+                print(f"Resuming from {self.resume_from} (step {pos.global_step}, epoch {pos.epoch}).")
+        save_every = t.save_every or t.eval_every
+        bar = tqdm(total=self.total_steps, initial=pos.global_step, disable=not self.main, desc=self.run.root.name,
+                   unit="step", dynamic_ncols=True)
+        self.model.train()
+        stop = pos.global_step >= self.total_steps
+        while not stop:
+            self.sampler.set_epoch(pos.epoch)
+            loader = acc.skip_first_batches(self.train_loader, pos.batch_in_epoch) if pos.batch_in_epoch else self.train_loader
+            batches = iter(loader)
+            meter = _Meter(acc.device)
+            started = time.perf_counter()
+            while True:
+                window = [b for _, b in zip(range(t.grad_accum), batches)]
+                if not window:
+                    break
+                self._step(window, meter)
+                pos.global_step += 1
+                pos.batch_in_epoch += len(window)
+                bar.update(1)
+                if pos.global_step % t.log_every == 0 or pos.global_step == self.total_steps:
+                    pos.train_seconds += time.perf_counter() - started
+                    started = time.perf_counter()
+                    self._log(meter, pos, bar)
+                if t.eval_every and pos.global_step % t.eval_every == 0:
+                    self.evaluate(pos)
+                if save_every and pos.global_step % save_every == 0:
+                    self.save_checkpoint(pos)
+                if self._should_stop(pos):
+                    stop = True
+                    break
+            pos.train_seconds += time.perf_counter() - started
+            if not stop:  # the epoch ran out
+                pos.epoch += 1
+                pos.batch_in_epoch = 0
+                if pos.last_eval_step != pos.global_step:
+                    self.evaluate(pos)
+                self.save_checkpoint(pos)
+                stop = self._should_stop(pos)
+        bar.close()
+        if pos.last_eval_step != pos.global_step:
+            self.evaluate(pos)
+        if not self.eval_loaders and pos.best_step is None:
+            pos.best_step = pos.global_step
+            self.save_best({}, pos)  # nothing to select on: the final model is the one to export
+        self.save_checkpoint(pos)
+        self._finish(pos)
+        acc.end_training()
+        return self.run.root
+
+    def _should_stop(self, pos: Position) -> bool:
+        patience = self.config.train.patience
+        if patience is not None and pos.evals_without_improvement >= patience:
+            if self.main:
+                print(f"Early stopping at step {pos.global_step}: no improvement in {patience} evaluations.")
+            return True
+        return pos.global_step >= self.total_steps
+
+    def _step(self, window: list[dict], meter: "_Meter") -> None:
+        acc = self.accelerator
+        items = sum(self.adapter.count_items(b) for b in window)
+        if acc.num_processes > 1:
+            items = acc.reduce(items, "sum")
+        for i, batch in enumerate(window):
+            # Gradients are all-reduced only on the last micro-batch of the window.
+            sync = contextlib.nullcontext() if i == len(window) - 1 else acc.no_sync(self.model)
+            with sync:
+                outputs = self.model(**model_inputs(batch, self.adapter))
+                loss_sum = self.adapter.loss(outputs, batch)
+                # DDP averages gradients over processes; scaling by the process count makes that a sum.
+                acc.backward(loss_sum * acc.num_processes / items)
+            meter.add(loss_sum.detach(), self.adapter.count_items(batch), batch)
+        if self.config.train.max_grad_norm:
+            acc.clip_grad_norm_(self.model.parameters(), self.config.train.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def _log(self, meter: "_Meter", pos: Position, bar) -> None:
+        record = meter.flush(self.accelerator)
+        record = {"step": pos.global_step, "epoch": pos.epoch, **record, "lr": self.scheduler.get_last_lr()[0]}
+        self.log.write(record)
+        bar.set_postfix(loss=f"{record['loss']:.4f}", refresh=False)
+        if self.config.train.report_to == "tensorboard":
+            self.accelerator.log({f"train/{k}": v for k, v in record.items() if k not in ("step", "epoch")}, step=pos.global_step)
+
+    def _finish(self, pos: Position) -> None:
+        best = self.run.best / "eval_metrics.json"
+        metrics = json.loads(best.read_text())["metrics"] if best.exists() else {}
+        summary = {
+            "task": self.config.task,
+            "primary": self.adapter.primary_metric,
+            "metrics": metrics,
+            "best_step": pos.best_step,
+            "steps": pos.global_step,
+            "epochs_completed": pos.epoch,
+            "train_examples": len(self.built.splits["train"].dataset),
+            "train_seconds": round(pos.train_seconds, 1),
+            "model": self.config.model,
+            "data": {name: {"location": s.location, "origin": s.origin, "rows": len(s.dataset)}
+                     for name, s in self.built.splits.items()},
+        }
+        if self.main:
+            self.run.metrics.write_text(json.dumps(summary, indent=1))
+            plot_curves(self.log, self.adapter.primary_metric, self.run.curves)
+            shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items())
+            print(f"Dev metrics (best, step {pos.best_step}): {shown or 'none (no dev set)'}")
+            print(f"Run folder: {self.run.root}")
+
+
+class _Meter:
+    """Training statistics kept on the device between logging steps: no host sync per step."""
+
+    def __init__(self, device):
+        self.device = device
+        self.reset()
+
+    def reset(self):
+        self.loss = torch.zeros((), device=self.device)
+        self.items = torch.zeros((), device=self.device)
+        self.real_tokens = torch.zeros((), device=self.device)
+        self.samples = 0
+        self.started = time.perf_counter()
+
+    def add(self, loss_sum, items, batch):
+        self.loss += loss_sum.float()
+        self.items += items
+        self.real_tokens += batch["attention_mask"].sum()
+        self.samples += batch["input_ids"].shape[0]
+
+    def flush(self, accelerator) -> dict:
+        seconds = max(time.perf_counter() - self.started, 1e-9)
+        loss, items, tokens = (accelerator.reduce(x, "sum") for x in (self.loss, self.items, self.real_tokens))
+        record = {
+            "loss": float(loss / items) if float(items) else float("nan"),
+            "samples_per_s": round(self.samples * accelerator.num_processes / seconds, 2),
+            "tokens_per_s": round(float(tokens) / seconds, 1),
+        }
+        self.reset()
+        return record
+
+
+def _flatten(data: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def train(config: RunConfig) -> Path:
+    return Trainer(config).train()

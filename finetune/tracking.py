@@ -1,0 +1,60 @@
+"""The run's record: log.jsonl (one line per logging step and per evaluation) and curves.png."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+class RunLog:
+    def __init__(self, path: Path, enabled: bool):
+        self.path = path
+        self.enabled = enabled
+
+    def truncate_after(self, step: int) -> None:
+        """On resume, drop what the killed run logged after its last checkpoint: it will be redone."""
+        if not self.enabled or not self.path.exists():
+            return
+        kept = [line for line in self.path.read_text().splitlines() if line and json.loads(line).get("step", 0) <= step]
+        self.path.write_text("".join(line + "\n" for line in kept))
+
+    def write(self, record: dict) -> None:
+        if self.enabled:
+            with self.path.open("a") as handle:
+                handle.write(json.dumps(record) + "\n")
+
+    def records(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line]
+
+
+def plot_curves(log: RunLog, primary: str, out: Path) -> None:
+    """Training loss and the dev primary metric against optimizer steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = log.records()
+    train = [(r["step"], r["loss"]) for r in records if "loss" in r]
+    evals = [(r["step"], r["eval"][primary]) for r in records if primary in r.get("eval", {})]
+    eval_loss = [(r["step"], r["eval"]["loss"]) for r in records if "loss" in r.get("eval", {})]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    if train:
+        left.plot(*zip(*train), label="train loss")
+    if eval_loss:
+        left.plot(*zip(*eval_loss), marker="o", label="dev loss")
+    left.set_xlabel("optimizer step")
+    left.set_ylabel("loss")
+    left.legend()
+    left.grid(alpha=0.3)
+    if evals:
+        right.plot(*zip(*evals), marker="o", color="tab:green")
+    right.set_xlabel("optimizer step")
+    right.set_ylabel(f"dev {primary}")
+    right.grid(alpha=0.3)
+    fig.suptitle(out.parent.name)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,173 @@
+"""Turn plain dicts (from YAML) and `key=value` strings (from the command line) into typed dataclasses.
+
+Every value is checked against the dataclass field's annotation, and every key against the field
+names, so a typo fails at start-up with the key, the expected type and the closest valid key,
+instead of hours later (or never).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from typing import Any, Literal, Union
+
+import yaml
+
+from finetune.errors import InputError
+
+_NONE_WORDS = {"null", "none", "~", ""}
+
+
+def type_name(tp: Any) -> str:
+    """A readable name for a type annotation: `int`, `float or null`, `one of linear, cosine`."""
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(str(a) for a in typing.get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " or ".join("null" if a is type(None) else type_name(a) for a in typing.get_args(tp))
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        return f"a list of {type_name(item)}"
+    if origin is dict:
+        _, item = typing.get_args(tp)
+        return f"a mapping of names to {type_name(item)}"
+    if dataclasses.is_dataclass(tp):
+        return "a mapping"
+    return getattr(tp, "__name__", str(tp))
+
+
+def closest(key: str, candidates: list[str]) -> str:
+    """' (did you mean X?)' for the nearest candidate, or '' when nothing is near."""
+    match = difflib.get_close_matches(key, candidates, n=1, cutoff=0.5)
+    if not match:
+        # Misspelt leaf under the right section ("train.learnig_rate"): compare leaves too.
+        leaf = key.rsplit(".", 1)[-1]
+        leaves = {c.rsplit(".", 1)[-1]: c for c in candidates}
+        near = difflib.get_close_matches(leaf, list(leaves), n=1, cutoff=0.6)
+        match = [leaves[near[0]]] if near else []
+    return f" (did you mean {match[0]}?)" if match else ""
+
+
+def _bad(key: str, tp: Any, value: Any, where: str) -> InputError:
+    shown = repr(value) if not isinstance(value, str) else f"'{value}'"
+    return InputError(
+        f"{where}: config key '{key}' expects {type_name(tp)}, got {shown} "
+        f"({type(value).__name__}). Fix the value, e.g. {key}=<{type_name(tp)}>."
+    )
+
+
+def check_value(value: Any, tp: Any, key: str, where: str) -> Any:
+    """Return `value` as type `tp`, or raise InputError naming the key."""
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return check_value(value, arg, key, where)
+            except InputError:
+                continue
+        raise _bad(key, tp, value, where)
+    if origin is Literal:
+        if value in typing.get_args(tp):
+            return value
+        raise _bad(key, tp, value, where)
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise _bad(key, tp, value, where)
+        return [check_value(v, item, f"{key}[{i}]", where) for i, v in enumerate(value)]
+    if origin is dict:
+        _, item = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise _bad(key, tp, value, where)
+        return {str(k): check_value(v, item, f"{key}.{k}", where) for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise _bad(key, tp, value, where)
+        return build(tp, value, where, prefix=f"{key}.")
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise _bad(key, tp, value, where)
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise _bad(key, tp, value, where)
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise _bad(key, tp, value, where)
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        # YAML reads `run_name: 001` or `labels: [0, 1]` as numbers; they mean the text.
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise _bad(key, tp, value, where)
+    raise TypeError(f"unsupported annotation {tp!r} for {key}")
+
+
+def field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def all_keys(cls: type, prefix: str = "") -> list[str]:
+    """Every dotted key a dataclass accepts, nested sections included."""
+    keys = []
+    for name, tp in field_types(cls).items():
+        keys.append(prefix + name)
+        if dataclasses.is_dataclass(tp):
+            keys.extend(all_keys(tp, prefix=f"{prefix}{name}."))
+    return keys
+
+
+def build(cls: type, data: dict, where: str, prefix: str = "") -> Any:
+    """Build dataclass `cls` from `data`, refusing unknown keys and wrong types."""
+    types_ = field_types(cls)
+    for key in data:
+        if key not in types_:
+            raise InputError(
+                f"{where}: unknown config key '{prefix}{key}'"
+                f"{closest(prefix + str(key), all_keys(cls, prefix))}. "
+                f"Valid keys here: {', '.join(prefix + k for k in types_)}."
+            )
+    kwargs = {name: check_value(value, types_[name], prefix + name, where) for name, value in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a required field is missing
+        missing = [f.name for f in dataclasses.fields(cls) if f.name not in kwargs]
+        raise InputError(f"{where}: missing config key(s) {', '.join(prefix + m for m in missing)}") from exc
+
+
+def parse_cli_value(raw: str, tp: Any) -> Any:
+    """A command-line string as the value YAML would give, keeping text fields as text."""
+    args = typing.get_args(tp) if typing.get_origin(tp) in (Union, types.UnionType) else (tp,)
+    if type(None) in args and raw.strip().lower() in _NONE_WORDS:
+        return None
+    if str in args:
+        return raw  # `run_name=001` must stay "001", not become 1
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+
+
+def to_dict(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, list):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj

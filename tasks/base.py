@@ -1,0 +1,80 @@
+"""The adapter interface: everything the loop needs to know about one kind of task, and nothing else.
+
+An adapter never touches devices, precision, processes or checkpoints; the loop never looks inside
+examples. Data flows: raw examples -> encode -> features -> model -> outputs -> decode -> predictions
+-> score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from datasets import Dataset
+
+from finetune.config import RunConfig
+from finetune.data import RawSplit
+
+
+@dataclass
+class NoOptions:
+    pass
+
+
+class Adapter:
+    Options: ClassVar[type] = NoOptions
+    model_class: ClassVar[Any]  # a transformers Auto class, or a builder with from_pretrained
+    pipeline_task: ClassVar[str | None] = None  # the transformers pipeline an export serves
+    output_keys: ClassVar[tuple[str, ...]] = ("logits",)  # model outputs decode needs
+    # Columns of the encoded features that the model does not take (kept for decode).
+    feature_keys: ClassVar[tuple[str, ...]] = ("example_index",)
+
+    def __init__(self, config: RunConfig):
+        self.config = config
+        self.options = config.options
+
+    # -- labels and model ------------------------------------------------------------------
+    def setup_labels(self, splits: dict[str, RawSplit]) -> None:
+        """Fix the label list (from the config or the training data) and check every split."""
+
+    def model_kwargs(self) -> dict:
+        """Extra from_pretrained arguments (num_labels, id2label, ...)."""
+        return {}
+
+    def restore_labels(self, model_config: Any) -> None:
+        """Take the label list from a trained model's config (evaluate / predict on a run or export)."""
+
+    # -- data -------------------------------------------------------------------------------
+    def encode(self, batch: dict[str, list], indices: list[int], tokenizer: Any, split: str) -> dict:
+        """Tokenise a batch of raw examples (datasets.map, batched) into features."""
+        raise NotImplementedError
+
+    def loss(self, outputs: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The SUM of per-item losses of a batch. The loop divides by count_items over the whole
+        accumulated batch (all micro-batches, all processes), so accumulation equals one big batch."""
+        raise NotImplementedError
+
+    def count_items(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """How many items the loss sums over: labelled tokens for token-level labels, else examples."""
+        labels = batch["labels"]
+        if labels.dim() > 1 and not labels.is_floating_point():
+            return (labels != -100).sum()
+        return torch.tensor(labels.shape[0], device=labels.device)
+
+    # -- predictions ------------------------------------------------------------------------
+    def decode(self, examples: Dataset, features: Dataset, outputs: dict[str, list[np.ndarray]]) -> list:
+        """Model outputs per feature (in feature order) -> one prediction per example."""
+        raise NotImplementedError
+
+    def score(self, predictions: list, examples: Dataset) -> dict[str, float]:
+        raise NotImplementedError
+
+    primary_metric: str = "loss"
+    greater_is_better: bool = True
+
+    def write_predictions(self, path_stem: Path, examples: Dataset, predictions: list) -> Path:
+        """Write predictions in the task's official format; returns the file written."""
+        raise NotImplementedError

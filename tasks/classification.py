@@ -1,0 +1,204 @@
+"""Single-sentence and sentence-pair classification and regression (GLUE, or your own CSV)."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch.nn.functional as F
+from datasets import ClassLabel, Dataset
+from transformers import AutoModelForSequenceClassification
+
+from finetune.data import RawSplit
+from finetune.errors import InputError
+from finetune.metrics import glue as glue_metrics
+from tasks.base import Adapter
+
+
+@dataclass
+class ClassificationOptions:
+    text_column: str = "sentence"
+    text_pair_column: str | None = None  # set for sentence-pair tasks
+    label_column: str = "label"
+    labels: list[str] | None = None  # label strings in id order; default: sorted labels of the train split
+    regression: bool = False  # one output scored by mean squared error (STS-B)
+    metrics: list[str] = field(default_factory=lambda: ["accuracy"])
+    primary_metric: str = "accuracy"
+    index_column: str | None = None  # the id column of the data files, written beside predictions
+
+
+class ClassificationAdapter(Adapter):
+    Options = ClassificationOptions
+    model_class = AutoModelForSequenceClassification
+    pipeline_task = "text-classification"
+
+    def __init__(self, config):
+        super().__init__(config)
+        o = self.options
+        for name in o.metrics:
+            if name not in glue_metrics.METRICS:
+                raise InputError(f"config key 'metrics': unknown metric '{name}'. Metrics: {', '.join(glue_metrics.METRICS)}.")
+        valid_primary = o.metrics + (["combined"] if len(o.metrics) > 1 else [])
+        if o.primary_metric not in valid_primary:
+            raise InputError(f"config key 'primary_metric': '{o.primary_metric}' is not one of {', '.join(valid_primary)}.")
+        self.primary_metric = o.primary_metric
+        self.labels: list[str] | None = list(o.labels) if o.labels else None
+
+    # -- labels -----------------------------------------------------------------------------
+    def _text_columns(self) -> list[str]:
+        return [c for c in (self.options.text_column, self.options.text_pair_column) if c]
+
+    def _label_strings(self, split: RawSplit) -> list:
+        """The label column as text; hub ClassLabel ints become their names when those are our labels."""
+        column = self.options.label_column
+        values = split.dataset[column]
+        feature = split.dataset.features[column]
+        if isinstance(feature, ClassLabel):
+            use_names = self.labels is not None and set(feature.names) <= set(self.labels)
+            return [feature.names[v] if use_names and v >= 0 else str(v) for v in values]
+        return [v if isinstance(v, str) or v is None else str(v) for v in values]
+
+    def setup_labels(self, splits: dict[str, RawSplit]) -> None:
+        labelled = {}
+        for name, split in splits.items():
+            columns = split.dataset.column_names
+            has_label = self.options.label_column in columns
+            wanted = self._text_columns() + ([] if name.startswith("test") or name in self.config.data.extra_test else [self.options.label_column])
+            for column in wanted:
+                if column not in columns:
+                    key = "label_column" if column == self.options.label_column else (
+                        "text_column" if column == self.options.text_column else "text_pair_column")
+                    raise InputError(
+                        f"{split.location}: no column '{column}' (columns: {', '.join(columns)}). "
+                        f"Set {key}=<column> to the column that holds it."
+                    )
+            for column in self._text_columns():
+                for row, text in enumerate(split.dataset[column]):
+                    if not isinstance(text, str):
+                        raise InputError(f"{split.where(row)}: column '{column}' is empty or not text. Fill it in or remove the row.")
+            if has_label:
+                labelled[name] = (split, self._label_strings(split))
+        if self.options.regression:
+            for split, values in labelled.values():
+                for row, value in enumerate(values):
+                    try:
+                        float(value)
+                    except (TypeError, ValueError):
+                        raise InputError(f"{split.where(row)}: label '{value}' is not a number (regression). Fix the row.") from None
+            return
+        if self.labels is None and "train" in labelled:
+            self.labels = sorted({v for v in labelled["train"][1] if v is not None})
+        if self.labels is None:
+            raise InputError("config key 'labels' is not set and there is no train split to take them from; set labels=[...].")
+        allowed = set(self.labels)
+        for split, values in labelled.values():
+            for row, value in enumerate(values):
+                if value not in allowed:
+                    raise InputError(
+                        f"{split.where(row)}: label '{value}' is not one of the labels {self.labels}. "
+                        f"Fix the row, or add it to the config key 'labels'."
+                    )
+
+    def restore_labels(self, model_config) -> None:
+        if not self.options.regression:
+            self.labels = [model_config.id2label[i] for i in range(model_config.num_labels)]
+
+    def model_kwargs(self) -> dict:
+        if self.options.regression:
+            return {"num_labels": 1, "problem_type": "regression"}
+        return {
+            "num_labels": len(self.labels),
+            "id2label": dict(enumerate(self.labels)),
+            "label2id": {label: i for i, label in enumerate(self.labels)},
+            "problem_type": "single_label_classification",
+        }
+
+    # -- data -------------------------------------------------------------------------------
+    def encode(self, batch, indices, tokenizer, split):
+        o = self.options
+        pairs = batch[o.text_pair_column] if o.text_pair_column else None
+        features = tokenizer(batch[o.text_column], pairs, truncation=True, max_length=self.config.data.max_seq_length)
+        features["example_index"] = list(indices)
+        if o.label_column in batch:
+            values = batch[o.label_column]
+            if o.regression:
+                features["labels"] = [float(v) for v in values]
+            else:
+                label2id = {label: i for i, label in enumerate(self.labels)}
+                features["labels"] = [label2id[v if isinstance(v, str) else str(v)] for v in values]
+        return features
+
+    def loss(self, outputs, batch):
+        logits = outputs.logits.float()
+        labels = batch["labels"]
+        if self.options.regression:
+            total = F.mse_loss(logits.squeeze(-1), labels.float(), reduction="sum")
+        else:
+            total = F.cross_entropy(logits, labels, reduction="sum")
+        return total
+
+    # -- predictions ------------------------------------------------------------------------
+    def decode(self, examples, features, outputs):
+        logits = np.stack(outputs["logits"])
+        if self.options.regression:
+            return [float(v) for v in logits[:, 0]]
+        return [self.labels[i] for i in logits.argmax(-1)]
+
+    def _gold(self, examples: Dataset) -> list:
+        split = RawSplit("gold", examples, "file", "")
+        return [float(v) for v in self._label_strings(split)] if self.options.regression else self._label_strings(split)
+
+    def score(self, predictions, examples):
+        gold = self._gold(examples)
+        if self.options.regression:
+            pred_array, gold_array = np.asarray(predictions, dtype=np.float64), np.asarray(gold, dtype=np.float64)
+        else:
+            label2id = {label: i for i, label in enumerate(self.labels)}
+            pred_array = np.asarray([label2id[p] for p in predictions])
+            gold_array = np.asarray([label2id[g] for g in gold])
+        return glue_metrics.compute(self.options.metrics, pred_array, gold_array)
+
+    def _index(self, examples: Dataset) -> list[str]:
+        column = self.options.index_column
+        if column and column in examples.column_names:
+            return [str(v) for v in examples[column]]
+        return [str(i) for i in range(len(examples))]
+
+    def write_predictions(self, path_stem: Path, examples, predictions):
+        path = path_stem.with_suffix(".tsv")
+        has_gold = self.options.label_column in examples.column_names
+        gold = self._gold(examples) if has_gold else None
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\", lineterminator="\n")
+            writer.writerow(["index", "prediction"] + (["label"] if has_gold else []))
+            for i, (index, prediction) in enumerate(zip(self._index(examples), predictions)):
+                shown = f"{prediction:.3f}" if self.options.regression else prediction
+                writer.writerow([index, shown] + ([gold[i]] if has_gold else []))
+        return path
+
+    def read_predictions(self, path: Path, examples: Dataset) -> list:
+        """Predictions from a file in write_predictions' format, in the order of `examples`."""
+        try:
+            rows = list(csv.DictReader(path.open(encoding="utf-8-sig"), delimiter="\t", quoting=csv.QUOTE_NONE))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: cannot read it ({exc}). Give a TSV with columns index and prediction.") from exc
+        if not rows or not {"index", "prediction"} <= set(rows[0]):
+            raise InputError(f"{path}: needs a header with columns 'index' and 'prediction' (tab-separated).")
+        by_index = {}
+        for line, row in enumerate(rows, start=2):
+            value = row["prediction"]
+            if self.options.regression:
+                try:
+                    value = float(value)
+                except (TypeError, ValueError):
+                    raise InputError(f"{path}, line {line}: prediction '{value}' is not a number.") from None
+            elif value not in self.labels:
+                raise InputError(f"{path}, line {line}: prediction '{value}' is not one of the labels {self.labels}.")
+            by_index[row["index"]] = value
+        wanted = self._index(examples)
+        missing = [i for i in wanted if i not in by_index]
+        if missing:
+            raise InputError(f"{path}: no prediction for {len(missing)} reference example(s), e.g. index {missing[0]}.")
+        return [by_index[i] for i in wanted]
