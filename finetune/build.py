@@ -62,13 +62,17 @@ def encode(adapter: Adapter, split: data_io.RawSplit, tokenizer: Any, config: Ru
     return features.map(lambda f: {"length": len(f["input_ids"])}, new_fingerprint=hashlib.sha256((key + "len").encode()).hexdigest()[:32])
 
 
-def build(config: RunConfig, split_names: list[str], accelerator: Any = None, model_path: str | None = None) -> Built:
+def build(config: RunConfig, split_names: list[str], accelerator: Any = None, model_path: str | None = None,
+          given_splits: dict[str, data_io.RawSplit] | None = None) -> Built:
+    """The pieces of a run; `given_splits` (texts typed on the command line) replace configured ones."""
     adapter = registry.get(config)
     path = model_path or models.resolve(config.model)
     first = accelerator.main_process_first() if accelerator is not None else contextlib.nullcontext()
     with first:  # one process fills the datasets cache, the others read it
-        splits = {}
+        splits = dict(given_splits or {})
         for name in split_names:
+            if name in splits:
+                continue
             split = data_io.load_split(config.data, name)
             if split is not None:
                 splits[name] = split

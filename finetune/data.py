@@ -150,7 +150,7 @@ def _check_jsonl(path: str) -> list[int]:
 def read_file(config: DataConfig, path: str, split: str) -> tuple[Dataset, list[int] | None]:
     fmt = file_format(config, path)
     if fmt in ("csv", "tsv"):
-        is_test = split == "test" or split in config.extra_test
+        is_test = is_test_split(config, split)
         has_header = config.test_header if is_test and config.test_header is not None else config.header
         names = (config.test_column_names if is_test and config.test_column_names else config.column_names)
         columns, lines = _check_delimited(path, fmt, has_header, None if has_header else names)
@@ -214,6 +214,11 @@ def eval_split_names(config: DataConfig) -> list[str]:
 
 def test_split_names(config: DataConfig) -> list[str]:
     return ["test", *config.extra_test]
+
+
+def is_test_split(config: DataConfig, name: str) -> bool:
+    """Test splits carry no labels (the hub marks them -1): never read or check them."""
+    return name in test_split_names(config)
 
 
 def describe(split: RawSplit) -> str:

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from datasets import ClassLabel, Dataset
 from transformers import AutoModelForSequenceClassification
 
-from finetune.data import RawSplit
+from finetune.data import RawSplit, is_test_split
 from finetune.errors import InputError
 from finetune.metrics import glue as glue_metrics
 from tasks.base import Adapter
@@ -64,8 +64,9 @@ class ClassificationAdapter(Adapter):
         labelled = {}
         for name, split in splits.items():
             columns = split.dataset.column_names
-            has_label = self.options.label_column in columns
-            wanted = self._text_columns() + ([] if name.startswith("test") or name in self.config.data.extra_test else [self.options.label_column])
+            has_label = self.options.label_column in columns and not is_test_split(self.config.data, name)
+            is_test = is_test_split(self.config.data, name)
+            wanted = self._text_columns() + ([] if is_test else [self.options.label_column])
             for column in wanted:
                 if column not in columns:
                     key = "label_column" if column == self.options.label_column else (
@@ -121,7 +122,7 @@ class ClassificationAdapter(Adapter):
         pairs = batch[o.text_pair_column] if o.text_pair_column else None
         features = tokenizer(batch[o.text_column], pairs, truncation=True, max_length=self.config.data.max_seq_length)
         features["example_index"] = list(indices)
-        if o.label_column in batch:
+        if o.label_column in batch and not is_test_split(self.config.data, split):
             values = batch[o.label_column]
             if o.regression:
                 features["labels"] = [float(v) for v in values]

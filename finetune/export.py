@@ -1,0 +1,93 @@
+"""Export a run's best checkpoint as a plain Hugging Face folder with a model card and metrics.json.
+
+The folder loads with `AutoModelFor*.from_pretrained` and `transformers.pipeline` alone; the
+toolkit's run config rides along as finetune.yaml so `python -m finetune evaluate FOLDER` works too.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import yaml
+
+from finetune.build import RUN_CONFIG_NAME
+from finetune.checkpoint import publish
+from finetune.errors import InputError
+from tasks import registry
+
+
+def _card(config: dict, summary: dict, pipeline_task: str | None, folder_name: str) -> str:
+    metrics = summary.get("metrics", {})
+    train = config.get("train", {})
+    base = config.get("model", "")
+    header = {"library_name": "transformers", "tags": ["finetune", config.get("task", "")]}
+    if pipeline_task:
+        header["pipeline_tag"] = pipeline_task
+    if base and "/" in base and not Path(base).exists():
+        header["base_model"] = base  # a hub id; aliases and local paths are named in the text
+    rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in metrics.items()) or "| (no dev set) | |"
+    data_rows = "\n".join(
+        f"| {name} | {d['rows']} | {d['location']}{' (sample shipped with finetune)' if d.get('origin') == 'sample' else ''} |"
+        for name, d in summary.get("data", {}).items())
+    hyper = ", ".join(f"{k}={train[k]}" for k in ("epochs", "max_steps", "batch_size", "lr", "weight_decay", "warmup_ratio",
+                                                   "scheduler", "grad_accum", "max_grad_norm", "precision") if k in train)
+    usage = f'pipe = pipeline("{pipeline_task}", model="{folder_name}")' if pipeline_task else ""
+    return f"""---
+{yaml.safe_dump(header, sort_keys=False).strip()}
+---
+
+# {folder_name}
+
+Fine-tuned with `finetune` on **{config.get('task')}** from base model `{base}`.
+
+## Dev metrics
+
+Best checkpoint (step {summary.get('best_step')} of {summary.get('steps')}); primary metric: `{summary.get('primary')}`.
+
+| metric | value |
+|---|---|
+{rows}
+
+## Data
+
+| split | examples | source |
+|---|---|---|
+{data_rows}
+
+## Training
+
+{hyper}; seed={config.get('seed')}; max_seq_length={config.get('data', {}).get('max_seq_length')};
+training took {summary.get('train_seconds')} s. The full resolved config is in `{RUN_CONFIG_NAME}`.
+
+## Use
+
+```python
+from transformers import pipeline
+{usage}
+```
+
+or `python -m finetune evaluate {folder_name}` / `python -m finetune predict {folder_name} --text "..."`.
+"""
+
+
+def export(run: str, out: str | None = None) -> Path:
+    run_dir = Path(run)
+    best = run_dir / "checkpoints" / "best"
+    if not (best / RUN_CONFIG_NAME).is_file():
+        raise InputError(f"{run}: not a finished run folder (no checkpoints/best). Give runs/<name> of a trained run.")
+    summary_path = run_dir / "metrics.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    config = yaml.safe_load((best / RUN_CONFIG_NAME).read_text())
+    target = Path(out) if out else Path("exports") / run_dir.resolve().name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".tmp-{target.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(best, tmp, ignore=shutil.ignore_patterns("eval_metrics.json"))
+    (tmp / "metrics.json").write_text(json.dumps(summary, indent=1))
+    pipeline_task = registry.adapter_class(config.get("adapter", "classification")).pipeline_task
+    (tmp / "README.md").write_text(_card(config, summary, pipeline_task, target.name))
+    publish(tmp, target)
+    print(f"Exported {run_dir} -> {target}")
+    return target

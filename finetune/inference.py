@@ -1,0 +1,125 @@
+"""evaluate, predict and score: using a trained run, an exported folder or a predictions file."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from accelerate import Accelerator
+from datasets import Dataset
+
+from finetune import batching
+from finetune import data as data_io
+from finetune.build import RUN_CONFIG_NAME, build
+from finetune.config import RunConfig, load_config
+from finetune.errors import InputError
+from finetune.evaluation import run_split
+from finetune.loop import eval_batch_size
+from tasks import registry
+
+
+def resolve_target(target: str, overrides: list[str]) -> tuple[RunConfig, str | None]:
+    """(config, model folder) of a run folder, an exported folder, or a task / config (its model)."""
+    path = Path(target)
+    if (path / "config.yaml").is_file() and (path / "checkpoints").is_dir():
+        best = path / "checkpoints" / "best"
+        if not (best / RUN_CONFIG_NAME).is_file():
+            raise InputError(f"{path}: the run has no best checkpoint yet (checkpoints/best). Train it to the end first.")
+        return load_config(path / "config.yaml", overrides), str(best)
+    if (path / RUN_CONFIG_NAME).is_file():
+        return load_config(path / RUN_CONFIG_NAME, overrides), str(path)
+    return load_config(target, overrides), None
+
+
+def _accelerator(config: RunConfig) -> Accelerator:
+    return Accelerator(mixed_precision=config.train.precision if config.train.precision != "fp16" else "no", split_batches=True)
+
+
+def _run(config: RunConfig, model_path: str | None, split_names: list[str], given: dict | None = None):
+    """Predictions (and metrics, where labelled) of every split, on every process."""
+    accelerator = _accelerator(config)
+    built = build(config, split_names, accelerator, model_path, given_splits=given)
+    if not built.splits:
+        raise InputError(f"{config.task}: none of the splits {', '.join(split_names)} is configured; set data.validation or --input.")
+    model = accelerator.prepare(built.model)
+    collate = batching.collator(built.tokenizer, accelerator.device.type == "cuda")
+    size = eval_batch_size(config, accelerator.num_processes)
+    results = {}
+    for name, split in built.splits.items():
+        loader = accelerator.prepare(batching.eval_loader(built.features[name], size, collate))
+        results[name] = run_split(model, loader, built.adapter, accelerator, split.dataset, built.features[name])
+    return accelerator, built, results
+
+
+def evaluate(target: str, overrides: list[str], out: str | None = None) -> dict[str, float]:
+    config, model_path = resolve_target(target, overrides)
+    accelerator, built, results = _run(config, model_path, data_io.eval_split_names(config.data))
+    metrics = {}
+    for name, result in results.items():
+        prefix = "" if name == "validation" else f"{name}_"
+        metrics.update({prefix + k: v for k, v in result.metrics.items()})
+    if accelerator.is_main_process:
+        summary = {"task": config.task, "primary": built.adapter.primary_metric, "metrics": metrics,
+                   "model": model_path or config.model,
+                   "data": {n: {"location": s.location, "rows": len(s.dataset)} for n, s in built.splits.items()}}
+        if out:
+            folder = Path(out)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "metrics.json").write_text(json.dumps(summary, indent=1))
+            for name, result in results.items():
+                stem = "predictions" if name == "validation" else f"predictions_{name}"
+                built.adapter.write_predictions(folder / stem, built.splits[name].dataset, result.predictions)
+        for split in built.splits.values():
+            print(data_io.describe(split))
+        print(json.dumps(summary["metrics"], indent=1))
+    return metrics
+
+
+def predict(target: str, overrides: list[str], input_file: str | None = None, texts: list[str] | None = None,
+            text_pairs: list[str] | None = None, out: str | None = None) -> None:
+    config, model_path = resolve_target(target, overrides)
+    given = None
+    if texts:
+        options = config.options
+        columns = {options.text_column: texts}
+        if getattr(options, "text_pair_column", None):
+            if not text_pairs or len(text_pairs) != len(texts):
+                raise InputError("this task takes sentence pairs: give one --text-pair for every --text.")
+            columns[options.text_pair_column] = text_pairs
+        given = {"test": data_io.RawSplit("test", Dataset.from_dict(columns), "file", "command line")}
+    elif input_file:
+        config.data.test = str(Path(input_file).resolve())
+        config.data.source = "files"
+    accelerator, built, results = _run(config, model_path, ["test"], given)
+    if not accelerator.is_main_process:
+        return
+    result, examples = results["test"], built.splits["test"].dataset
+    if texts:
+        for text, prediction in zip(texts, result.predictions):
+            print(f"{prediction}\t{text}")
+        return
+    if out:
+        written = built.adapter.write_predictions(Path(out).with_suffix(""), examples, result.predictions)
+        print(f"Predictions for {len(examples)} examples: {written}")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        written = built.adapter.write_predictions(Path(tmp) / "predictions", examples, result.predictions)
+        sys.stdout.write(written.read_text())
+
+
+def score_file(task: str, predictions: str, references: str, overrides: list[str]) -> dict[str, float]:
+    """The task's metrics of a predictions file against a reference file, with no model."""
+    config = load_config(task, overrides)
+    adapter = registry.get(config)
+    for label, path in (("--predictions", predictions), ("--references", references)):
+        if not Path(path).is_file():
+            raise InputError(f"{label} {path}: no such file.")
+    dataset, lines = data_io.read_file(config.data, str(Path(references).resolve()), "validation")
+    split = data_io.RawSplit("validation", dataset, "file", references, lines)
+    adapter.setup_labels({"validation": split})
+    predicted = adapter.read_predictions(Path(predictions), dataset)
+    metrics = adapter.score(predicted, dataset)
+    print(json.dumps({"task": config.task, "examples": len(dataset), "metrics": metrics}, indent=1))
+    return metrics
