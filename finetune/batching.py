@@ -29,14 +29,40 @@ class EpochSampler(Sampler):
 
     def __iter__(self):
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        if self.group_by_length:
-            return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=generator))
-        return iter(torch.randperm(len(self.lengths), generator=generator).tolist())
+        if not self.group_by_length:
+            return iter(torch.randperm(len(self.lengths), generator=generator).tolist())
+        grouped = get_length_grouped_indices(self.lengths, self.batch_size, generator=generator)
+        # transformers leaves each megabatch sorted long -> short: in a short run that is a
+        # curriculum, not a shuffle. Keep the batches, shuffle their order (the longest stays
+        # first, so running out of memory shows at once).
+        batches = [grouped[i:i + self.batch_size] for i in range(0, len(grouped), self.batch_size)]
+        if len(batches) > 2:
+            # A short last batch stays last: it must not land where accumulation windows expect full ones.
+            tail = [batches[-1]] if len(batches[-1]) < self.batch_size else []
+            body = batches[1:len(batches) - len(tail)]
+            order = torch.randperm(len(body), generator=generator).tolist()
+            batches = [batches[0]] + [body[i] for i in order] + tail
+        return iter([i for batch in batches for i in batch])
 
 
-def collator(tokenizer, on_gpu: bool) -> DataCollatorWithPadding:
+class _LeftPaddedPositions:
+    """With left padding, a model would number the pads first and shift every real token's
+    position; position ids counted from the attention mask give each token the position it has
+    unpadded (GPT-2, Llama). Right padding needs nothing: real tokens come first anyway."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __call__(self, features):
+        batch = self.inner(features)
+        batch["position_ids"] = (batch["attention_mask"].long().cumsum(-1) - 1).clamp(min=0)
+        return batch
+
+
+def collator(tokenizer, on_gpu: bool):
     # Multiples of 8 let tensor cores work on GPU; on CPU every pad token is wasted time.
-    return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if on_gpu else None)
+    pad = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if on_gpu else None)
+    return _LeftPaddedPositions(pad) if tokenizer.padding_side == "left" else pad
 
 
 def _loader(dataset: Dataset, batch_size: int, collate, sampler) -> DataLoader:

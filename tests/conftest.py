@@ -129,7 +129,7 @@ def tiny_args(data: dict[str, Path], model: Path, out: Path, **extra) -> list[st
     args = {
         "model": str(model), "output_dir": str(out), "data.train": str(data["train"]),
         "data.validation": str(data["dev"]), "data.test": str(data["test"]), "train.epochs": "4",
-        "train.batch_size": "8", "train.lr": "5e-3", "train.warmup_ratio": "0", "train.eval_every": "null",
+        "train.batch_size": "8", "train.lr": "1e-2", "train.warmup_ratio": "0", "train.eval_every": "null",
         "train.log_every": "8", "run_name": "tiny", "data.max_seq_length": "32",
     }
     args.update({k.replace("__", "."): str(v) for k, v in extra.items()})
