@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -88,6 +89,8 @@ def predict(target: str, overrides: list[str], input_file: str | None = None, te
             if not text_pairs or len(text_pairs) != len(texts):
                 raise InputError("this task takes sentence pairs: give one --text-pair for every --text.")
             columns[options.text_pair_column] = text_pairs
+        elif text_pairs:
+            raise InputError(f"{config.task} classifies single sentences: drop --text-pair.")
         given = {"test": data_io.RawSplit("test", Dataset.from_dict(columns), "file", "command line")}
     elif input_file:
         config.data.test = str(Path(input_file).resolve())
@@ -100,13 +103,15 @@ def predict(target: str, overrides: list[str], input_file: str | None = None, te
         for text, prediction in zip(texts, result.predictions):
             print(f"{prediction}\t{text}")
         return
-    if out:
-        written = built.adapter.write_predictions(Path(out).with_suffix(""), examples, result.predictions)
-        print(f"Predictions for {len(examples)} examples: {written}")
-        return
     with tempfile.TemporaryDirectory() as tmp:
         written = built.adapter.write_predictions(Path(tmp) / "predictions", examples, result.predictions)
-        sys.stdout.write(written.read_text())
+        if not out:
+            sys.stdout.write(written.read_text())
+            return
+        target = Path(out)  # exactly the name given: a.test.tsv stays a.test.tsv
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(written), target)
+    print(f"Predictions for {len(examples)} examples: {target}")
 
 
 def score_file(task: str, predictions: str, references: str, overrides: list[str]) -> dict[str, float]:

@@ -85,7 +85,8 @@ class Trainer:
             raise InputError(f"{config.task}: no training data; set data.train to a file (or a hub split).")
         self.adapter = self.built.adapter
         self.log = RunLog(run_dir.log, self.main)
-        if self.main:
+        if self.main:  # only now: bad data or a bad model must not leave an empty run folder behind
+            run_dir.checkpoints.mkdir(parents=True, exist_ok=True)
             config.save(run_dir.config)
             print(f"Run folder: {run_dir.root}\nData:")
             for split in self.built.splits.values():

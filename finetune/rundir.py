@@ -55,7 +55,4 @@ def open_run(config: RunConfig) -> tuple[RunDir, Path | None]:
             raise InputError(f"resume={config.resume}: no complete checkpoint there. Use resume=auto or never.")
     elif checkpoint.complete(run.checkpoints) or run.metrics.exists():
         raise InputError(f"run folder {run.root} exists already. Choose another run_name, or resume=auto to continue it.")
-    if state.is_main_process:
-        run.checkpoints.mkdir(parents=True, exist_ok=True)
-    state.wait_for_everyone()
     return run, resume_from

@@ -196,7 +196,8 @@ class ClassificationAdapter(Adapter):
                 except (TypeError, ValueError):
                     raise InputError(f"{path}, line {line}: prediction '{value}' is not a number.") from None
             elif value not in self.labels:
-                raise InputError(f"{path}, line {line}: prediction '{value}' is not one of the labels {self.labels}.")
+                raise InputError(f"{path}, line {line}: prediction '{value}' is not one of the labels {self.labels}. "
+                                 f"Write the label strings the task uses (as in its dev file).")
             by_index[row["index"]] = value
         wanted = self._index(examples)
         missing = [i for i in wanted if i not in by_index]

@@ -1,0 +1,50 @@
+"""`accelerate launch --cpu --num_processes 2` gives the run one process gives.
+
+train.batch_size is the global batch (split across processes) and the loss is normalised over the
+items of all processes, so with dropout off the two runs see the same gradients. The dev set has 25
+rows, so the processes get uneven shares and gather_for_metrics must drop the padding duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from conftest import run_cli, tiny_args
+
+LAUNCH = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+          "--mixed_precision", "no", "--dynamo_backend", "no", "-m"]
+
+
+def _read(run):
+    summary = json.loads((run / "metrics.json").read_text())
+    predictions = (run / "predictions.tsv").read_text().splitlines()
+    losses = [r["loss"] for r in map(json.loads, (run / "log.jsonl").read_text().splitlines()) if "loss" in r]
+    return summary, predictions, losses
+
+
+def test_two_processes_match_one(tiny_bert, sentiment_data, tmp_path):
+    args = dict(train__eval_every=6)
+    one = run_cli("train", "sst2", *tiny_args(sentiment_data, tiny_bert, tmp_path / "one", **args))
+    two = run_cli("train", "sst2", *tiny_args(sentiment_data, tiny_bert, tmp_path / "two", **args), launcher=LAUNCH)
+    assert one.returncode == 0, one.stderr[-3000:]
+    assert two.returncode == 0, two.stderr[-3000:]
+    s1, p1, l1 = _read(tmp_path / "one" / "tiny")
+    s2, p2, l2 = _read(tmp_path / "two" / "tiny")
+    assert len(p1) == len(p2) == 1 + 25  # every dev example exactly once
+    assert p1 == p2
+    assert s1["best_step"] == s2["best_step"] and s1["steps"] == s2["steps"]
+    for key, value in s1["metrics"].items():
+        assert s2["metrics"][key] == pytest.approx(value, abs=1e-5), key
+    assert l2 == pytest.approx(l1, abs=1e-5)  # the training losses, logging step by logging step
+
+    # Evaluation alone under two processes: same metrics, same number of predictions.
+    out = tmp_path / "eval2"
+    evaluated = run_cli("evaluate", str(tmp_path / "one" / "tiny"), "--out", str(out), launcher=LAUNCH)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())["metrics"]
+    assert metrics["accuracy"] == s1["metrics"]["accuracy"]
+    assert metrics["loss"] == pytest.approx(s1["metrics"]["loss"], abs=1e-5)
+    assert (out / "predictions.tsv").read_text().splitlines() == p1
