@@ -8,6 +8,7 @@ averaged per micro-batch: a short last micro-batch then weighs what it holds.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -52,6 +53,9 @@ class Position:
 
 def make_accelerator(config: RunConfig, project_dir: Path | None = None) -> Accelerator:
     precision = config.train.precision
+    if config.train.report_to == "tensorboard" and importlib.util.find_spec("tensorboard") is None:
+        raise InputError("train.report_to=tensorboard needs the tensorboard package: pip install 'finetune[tensorboard]' "
+                         "(or pip install tensorboard), or set train.report_to=none.")
     accelerator = Accelerator(
         mixed_precision=precision,
         split_batches=True,  # train.batch_size is the global batch, whatever the process count
@@ -176,6 +180,7 @@ class Trainer:
             checkpoint.publish(tmp, self.run.checkpoints / name)
             checkpoint.rotate(self.run.checkpoints, self.config.train.keep_last)
         acc.wait_for_everyone()
+        self._saved_at = (pos.global_step, pos.epoch, pos.last_eval_step)
 
     # -- training -----------------------------------------------------------------------------------
     def train(self) -> Path:
@@ -189,6 +194,7 @@ class Trainer:
             if self.main:
                 print(f"Resuming from {self.resume_from} (step {pos.global_step}, epoch {pos.epoch}).")
         save_every = t.save_every or t.eval_every
+        self._saved_at = None
         bar = tqdm(total=self.total_steps, initial=pos.global_step, disable=not self.main, desc=self.run.root.name,
                    unit="step", dynamic_ncols=True)
         self.model.train()
@@ -224,20 +230,21 @@ class Trainer:
                     stop = True
                     break
             pos.train_seconds += time.perf_counter() - started
-            if not stop:  # the epoch ran out
+            if pos.batch_in_epoch >= len(self.train_loader):  # the epoch ran out (maybe on the last step)
                 pos.epoch += 1
                 pos.batch_in_epoch = 0
                 if pos.last_eval_step != pos.global_step:
                     self.evaluate(pos)
                 self.save_checkpoint(pos)
-                stop = self._should_stop(pos)
+                stop = stop or self._should_stop(pos)
         bar.close()
         if pos.last_eval_step != pos.global_step:
             self.evaluate(pos)
         if not self.eval_loaders and pos.best_step is None:
             pos.best_step = pos.global_step
             self.save_best({}, pos)  # nothing to select on: the final model is the one to export
-        self.save_checkpoint(pos)
+        if self._saved_at != (pos.global_step, pos.epoch, pos.last_eval_step):
+            self.save_checkpoint(pos)
         self._finish(pos)
         acc.end_training()
         return self.run.root

@@ -30,7 +30,7 @@ def test_run_folder_layout(tiny_bert, sentiment_data, tmp_path):
     summary = _metrics(run)
     assert summary["task"] == "sst2" and summary["primary"] == "accuracy"
     assert summary["steps"] == 48  # 96 rows / batch 8 = 12 steps an epoch, 4 epochs
-    assert summary["train_examples"] == 96
+    assert summary["train_examples"] == 96 and summary["epochs_completed"] == 4
     assert 0.0 <= summary["metrics"]["accuracy"] <= 1.0
     # The tiny task is learnable: the best dev accuracy beats chance clearly.
     assert summary["metrics"]["accuracy"] >= 0.8
