@@ -45,7 +45,8 @@ def cmd_evaluate(args) -> None:
 def cmd_predict(args) -> None:
     from finetune.inference import predict
 
-    predict(args.target, args.overrides, input_file=args.input, texts=args.text, text_pairs=args.text_pair, out=args.out)
+    flags = {"text": args.text, "text_pair": args.text_pair, "question": args.question, "context": args.context}
+    predict(args.target, args.overrides, input_file=args.input, flags={k: v for k, v in flags.items() if v}, out=args.out)
 
 
 def cmd_export(args) -> None:
@@ -81,6 +82,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--input", help="a data file in the task's format (default: the config's data.test)")
     p.add_argument("--text", action="append", help="a text to classify (repeatable)")
     p.add_argument("--text-pair", action="append", help="the second text of a pair (one per --text)")
+    p.add_argument("--question", action="append", help="span QA: a question (repeatable, one --context each)")
+    p.add_argument("--context", action="append", help="span QA: the passage that holds the answer")
     p.add_argument("--out", help="write the predictions here instead of printing them")
     p.set_defaults(func=cmd_predict)
 

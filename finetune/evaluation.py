@@ -10,7 +10,7 @@ import torch
 
 from tasks.base import Adapter
 
-NOT_MODEL_INPUTS = ("labels", "length", "row")
+NOT_MODEL_INPUTS = ("length", "row")
 
 
 def model_inputs(batch: dict[str, torch.Tensor], adapter: Adapter) -> dict[str, torch.Tensor]:
@@ -38,7 +38,7 @@ def collect(model: Any, loader: Any, adapter: Adapter, accelerator: Any) -> tupl
     with torch.no_grad():
         for batch in loader:
             result = model(**model_inputs(batch, adapter))
-            if "labels" in batch:
+            if all(key in batch for key in adapter.label_keys):
                 loss_sum += adapter.loss(result, batch).float()
                 items += adapter.count_items(batch)
             tensors = [accelerator.pad_across_processes(result[key].float(), dim=1) if result[key].dim() > 1
@@ -54,11 +54,13 @@ def collect(model: Any, loader: Any, adapter: Adapter, accelerator: Any) -> tupl
     return ordered, mean_loss
 
 
-def run_split(model: Any, loader: Any, adapter: Adapter, accelerator: Any, examples: Any, features: Any) -> SplitResult:
+def run_split(model: Any, loader: Any, adapter: Adapter, accelerator: Any, examples: Any, features: Any,
+              split: str) -> SplitResult:
     outputs, loss = collect(model, loader, adapter, accelerator)
     predictions = adapter.decode(examples, features, outputs)
     metrics: dict[str, float] = {}
-    if loss is not None:
+    if adapter.has_gold(examples, split):
         metrics = adapter.score(predictions, examples)
-        metrics["loss"] = loss
+        if loss is not None:
+            metrics["loss"] = loss
     return SplitResult(predictions, metrics)

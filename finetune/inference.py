@@ -17,7 +17,7 @@ from finetune.build import RUN_CONFIG_NAME, build
 from finetune.config import RunConfig, load_config
 from finetune.errors import InputError
 from finetune.evaluation import run_split
-from finetune.loop import eval_batch_size
+from finetune.loop import eval_batch_size, prediction_name
 from tasks import registry
 
 
@@ -49,8 +49,8 @@ def _run(config: RunConfig, model_path: str | None, split_names: list[str], give
     size = eval_batch_size(config, accelerator.num_processes)
     results = {}
     for name, split in built.splits.items():
-        loader = accelerator.prepare(batching.eval_loader(built.features[name], size, collate))
-        results[name] = run_split(model, loader, built.adapter, accelerator, split.dataset, built.features[name])
+        loader = accelerator.prepare(batching.eval_loader(built.features[name], size, collate, built.adapter.decode_columns))
+        results[name] = run_split(model, loader, built.adapter, accelerator, split.dataset, built.features[name], name)
     return accelerator, built, results
 
 
@@ -70,28 +70,21 @@ def evaluate(target: str, overrides: list[str], out: str | None = None) -> dict[
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "metrics.json").write_text(json.dumps(summary, indent=1))
             for name, result in results.items():
-                stem = "predictions" if name == "validation" else f"predictions_{name}"
-                built.adapter.write_predictions(folder / stem, built.splits[name].dataset, result.predictions)
+                built.adapter.write_predictions(folder, prediction_name(name), built.splits[name].dataset, result.predictions)
         for split in built.splits.values():
             print(data_io.describe(split))
         print(json.dumps(summary["metrics"], indent=1))
     return metrics
 
 
-def predict(target: str, overrides: list[str], input_file: str | None = None, texts: list[str] | None = None,
-            text_pairs: list[str] | None = None, out: str | None = None) -> None:
+def predict(target: str, overrides: list[str], input_file: str | None = None, flags: dict[str, list[str]] | None = None,
+            out: str | None = None) -> None:
+    """Predictions for texts typed on the command line (task flags), a file, or the config's test split."""
     config, model_path = resolve_target(target, overrides)
+    typed_examples = registry.get(config).examples_from_flags(flags or {})
     given = None
-    if texts:
-        options = config.options
-        columns = {options.text_column: texts}
-        if getattr(options, "text_pair_column", None):
-            if not text_pairs or len(text_pairs) != len(texts):
-                raise InputError("this task takes sentence pairs: give one --text-pair for every --text.")
-            columns[options.text_pair_column] = text_pairs
-        elif text_pairs:
-            raise InputError(f"{config.task} classifies single sentences: drop --text-pair.")
-        given = {"test": data_io.RawSplit("test", Dataset.from_dict(columns), "file", "command line")}
+    if typed_examples is not None:
+        given = {"test": data_io.RawSplit("test", typed_examples, "file", "command line")}
     elif input_file:
         config.data.test = str(Path(input_file).resolve())
         config.data.source = "files"
@@ -99,18 +92,20 @@ def predict(target: str, overrides: list[str], input_file: str | None = None, te
     if not accelerator.is_main_process:
         return
     result, examples = results["test"], built.splits["test"].dataset
-    if texts:
-        for text, prediction in zip(texts, result.predictions):
-            print(f"{prediction}\t{text}")
+    if typed_examples is not None and not out:
+        print("\n".join(built.adapter.show(examples, result.predictions)))
         return
     with tempfile.TemporaryDirectory() as tmp:
-        written = built.adapter.write_predictions(Path(tmp) / "predictions", examples, result.predictions)
+        written = built.adapter.write_predictions(Path(tmp), "predictions", examples, result.predictions)
         if not out:
-            sys.stdout.write(written.read_text())
+            for path in written[:1]:  # the main file; companions (n-best) only with --out
+                sys.stdout.write(path.read_text())
             return
         target = Path(out)  # exactly the name given: a.test.tsv stays a.test.tsv
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(written), target)
+        shutil.move(str(written[0]), target)
+        for companion in written[1:]:
+            shutil.move(str(companion), target.with_name(companion.name))
     print(f"Predictions for {len(examples)} examples: {target}")
 
 

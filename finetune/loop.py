@@ -70,6 +70,10 @@ def make_accelerator(config: RunConfig, project_dir: Path | None = None) -> Acce
     return accelerator
 
 
+def prediction_name(split: str) -> str:
+    return "predictions" if split == "validation" else f"predictions_{split}"
+
+
 def eval_batch_size(config: RunConfig, processes: int) -> int:
     size = config.train.eval_batch_size or 2 * config.train.batch_size
     return -(-size // processes) * processes
@@ -101,15 +105,16 @@ class Trainer:
         acc, config, built = self.accelerator, self.config, self.built
         on_gpu = acc.device.type == "cuda"
         collate = batching.collator(built.tokenizer, on_gpu)
+        drop = self.adapter.decode_columns
         loader, self.sampler = batching.train_loader(
-            built.features["train"], config.train.batch_size, config.seed, config.train.group_by_length, collate)
+            built.features["train"], config.train.batch_size, config.seed, config.train.group_by_length, collate, drop)
         self.steps_per_epoch, self.total_steps = optim.total_steps(config.train, len(loader))
         optimizer = optim.optimizer(built.model, config.train, fused=on_gpu)
         scheduler = optim.schedule(optimizer, config.train, self.total_steps)
         # The scheduler is prepared too (checkpointed with the rest); with split_batches it steps once per call.
         self.model, self.optimizer, self.train_loader, self.scheduler = acc.prepare(built.model, optimizer, loader, scheduler)
         size = eval_batch_size(config, acc.num_processes)
-        self.eval_loaders = {name: acc.prepare(batching.eval_loader(built.features[name], size, collate))
+        self.eval_loaders = {name: acc.prepare(batching.eval_loader(built.features[name], size, collate, drop))
                              for name in data_io.eval_split_names(config.data) if name in built.features}
         if config.train.report_to == "tensorboard" and self.main:
             flat = {k: v for k, v in _flatten(config.to_dict()).items() if isinstance(v, (int, float, str, bool))}
@@ -121,7 +126,7 @@ class Trainer:
         results = {}
         for name, loader in self.eval_loaders.items():
             split = self.built.splits[name]
-            result = run_split(self.model, loader, self.adapter, self.accelerator, split.dataset, self.built.features[name])
+            result = run_split(self.model, loader, self.adapter, self.accelerator, split.dataset, self.built.features[name], name)
             prefix = "" if name == "validation" else f"{name}_"
             metrics.update({prefix + k: v for k, v in result.metrics.items()})
             results[name] = result
@@ -136,9 +141,7 @@ class Trainer:
             self.save_best(metrics, pos)
             if self.main:
                 for name, result in results.items():
-                    stem = "predictions" if name == "validation" else f"predictions_{name}"
-                    self._write_atomic(lambda tmp: self.adapter.write_predictions(tmp, self.built.splits[name].dataset, result.predictions),
-                                       self.run.root / stem)
+                    self._write_predictions(name, result)
         else:
             pos.evals_without_improvement += 1
         record = {"step": pos.global_step, "epoch": pos.epoch, "eval": metrics}
@@ -147,10 +150,15 @@ class Trainer:
             self.accelerator.log({f"eval/{k}": v for k, v in metrics.items()}, step=pos.global_step)
         return metrics
 
-    def _write_atomic(self, write, stem: Path) -> None:
-        tmp_stem = stem.with_name(f".tmp-{stem.name}")
-        written = write(tmp_stem)
-        written.replace(stem.with_suffix(written.suffix))
+    def _write_predictions(self, split: str, result) -> None:
+        """Into a temporary folder first, then renamed into the run folder: never half a file."""
+        tmp = self.run.root / ".tmp-predictions"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        for path in self.adapter.write_predictions(tmp, prediction_name(split), self.built.splits[split].dataset,
+                                                   result.predictions):
+            path.replace(self.run.root / path.name)
+        shutil.rmtree(tmp, ignore_errors=True)
 
     def save_best(self, metrics: dict[str, float], pos: Position) -> None:
         acc = self.accelerator

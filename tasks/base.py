@@ -29,8 +29,11 @@ class Adapter:
     model_class: ClassVar[Any]  # a transformers Auto class, or a builder with from_pretrained
     pipeline_task: ClassVar[str | None] = None  # the transformers pipeline an export serves
     output_keys: ClassVar[tuple[str, ...]] = ("logits",)  # model outputs decode needs
-    # Columns of the encoded features that the model does not take (kept for decode).
-    feature_keys: ClassVar[tuple[str, ...]] = ("example_index",)
+    # Feature columns batched but not given to the model (the adapter's loss reads the labels).
+    feature_keys: ClassVar[tuple[str, ...]] = ("example_index", "labels")
+    label_keys: ClassVar[tuple[str, ...]] = ("labels",)  # present in a batch -> the loss can be computed
+    # Feature columns kept for decode only, never batched (ragged: offset mappings, word ids).
+    decode_columns: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: RunConfig):
         self.config = config
@@ -69,12 +72,25 @@ class Adapter:
         """Model outputs per feature (in feature order) -> one prediction per example."""
         raise NotImplementedError
 
+    def has_gold(self, examples: Dataset, split: str) -> bool:
+        """Whether a split carries references to score against (test splits do not)."""
+        raise NotImplementedError
+
     def score(self, predictions: list, examples: Dataset) -> dict[str, float]:
         raise NotImplementedError
 
     primary_metric: str = "loss"
     greater_is_better: bool = True
 
-    def write_predictions(self, path_stem: Path, examples: Dataset, predictions: list) -> Path:
-        """Write predictions in the task's official format; returns the file written."""
+    def write_predictions(self, folder: Path, name: str, examples: Dataset, predictions: list) -> list[Path]:
+        """Write predictions in the task's official format as `folder/name.*` (and companion
+        files, e.g. SQuAD's nbest); returns the files written."""
         raise NotImplementedError
+
+    def show(self, examples: Dataset, predictions: list) -> list[str]:
+        """One readable line per prediction, for examples typed on the command line."""
+        return [str(p) for p in predictions]
+
+    def examples_from_flags(self, flags: dict[str, list[str]]) -> Dataset | None:
+        """Examples typed on the command line (predict --text / --question ...), or None."""
+        return None

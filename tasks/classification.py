@@ -167,8 +167,29 @@ class ClassificationAdapter(Adapter):
             return [str(v) for v in examples[column]]
         return [str(i) for i in range(len(examples))]
 
-    def write_predictions(self, path_stem: Path, examples, predictions):
-        path = path_stem.with_suffix(".tsv")
+    def has_gold(self, examples, split):
+        return self.options.label_column in examples.column_names and not is_test_split(self.config.data, split)
+
+    def show(self, examples, predictions):
+        return [f"{p}\t{t}" for p, t in zip(predictions, examples[self.options.text_column])]
+
+    def examples_from_flags(self, flags):
+        texts, pairs = flags.get("text") or [], flags.get("text_pair") or []
+        if not texts:
+            if pairs:
+                raise InputError("--text-pair needs a --text for each pair.")
+            return None
+        columns = {self.options.text_column: texts}
+        if self.options.text_pair_column:
+            if len(pairs) != len(texts):
+                raise InputError(f"{self.config.task} takes sentence pairs: give one --text-pair for every --text.")
+            columns[self.options.text_pair_column] = pairs
+        elif pairs:
+            raise InputError(f"{self.config.task} classifies single sentences: drop --text-pair.")
+        return Dataset.from_dict(columns)
+
+    def write_predictions(self, folder: Path, name: str, examples, predictions):
+        path = folder / f"{name}.tsv"
         has_gold = self.options.label_column in examples.column_names
         gold = self._gold(examples) if has_gold else None
         with path.open("w", encoding="utf-8", newline="") as handle:
@@ -177,7 +198,7 @@ class ClassificationAdapter(Adapter):
             for i, (index, prediction) in enumerate(zip(self._index(examples), predictions)):
                 shown = f"{prediction:.3f}" if self.options.regression else prediction
                 writer.writerow([index, shown] + ([gold[i]] if has_gold else []))
-        return path
+        return [path]
 
     def read_predictions(self, path: Path, examples: Dataset) -> list:
         """Predictions from a file in write_predictions' format, in the order of `examples`."""
