@@ -18,6 +18,7 @@ from transformers import AutoConfig
 from finetune import data as data_io
 from finetune import models
 from finetune.config import RunConfig
+from finetune.errors import InputError
 from tasks import registry
 from tasks.base import Adapter
 
@@ -77,6 +78,7 @@ def build(config: RunConfig, split_names: list[str], accelerator: Any = None, mo
             if split is not None:
                 splits[name] = split
         tokenizer = models.load_tokenizer(path, config.trust_remote_code)
+        adapter.prepare_tokenizer(tokenizer)
         trained = is_trained_folder(path)
         if trained:
             adapter.restore_labels(AutoConfig.from_pretrained(path, trust_remote_code=config.trust_remote_code))
@@ -85,4 +87,8 @@ def build(config: RunConfig, split_names: list[str], accelerator: Any = None, mo
     model = models.load_model(
         adapter.model_class, path, tokenizer, config.trust_remote_code, **({} if trained else adapter.model_kwargs())
     )
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if positions and config.data.max_seq_length > positions:
+        raise InputError(f"data.max_seq_length={config.data.max_seq_length} is longer than the {positions} positions "
+                         f"{path} knows. Set data.max_seq_length={positions} or less.")
     return Built(config, adapter, tokenizer, model, path, splits, features)

@@ -58,7 +58,7 @@ def cmd_export(args) -> None:
 def cmd_score(args) -> None:
     from finetune.inference import score_file
 
-    score_file(args.task, args.predictions, args.references, args.overrides)
+    score_file(args.task, args.predictions, args.references, args.overrides, null_odds=args.null_odds)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -96,6 +96,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("task", metavar="TASK", help="a task name or config")
     p.add_argument("--predictions", required=True)
     p.add_argument("--references", required=True)
+    p.add_argument("--null-odds", help="SQuAD v2: the null_odds.json that goes with the predictions (--na-prob-file)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help=USAGE_OVERRIDES)
     p.set_defaults(func=cmd_score)
     return top

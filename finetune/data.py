@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from datasets import Dataset, Features, Value, load_dataset
+from datasets import Dataset, Features, Sequence, Value, load_dataset
 
 from finetune.config import ROOT, DataConfig
 from finetune.errors import InputError
@@ -81,7 +81,7 @@ def file_format(config: DataConfig, path: str) -> str:
     if config.format != "auto":
         return config.format
     suffix = Path(path).suffix.lower().lstrip(".")
-    if suffix in ("csv", "tsv", "json", "jsonl"):
+    if suffix in ("csv", "tsv", "json", "jsonl", "squad"):
         return suffix
     raise InputError(f"{path}: cannot tell the format from the name; set data.format to csv, tsv, json or jsonl.")
 
@@ -177,9 +177,54 @@ def read_file(config: DataConfig, path: str, split: str) -> tuple[Dataset, list[
         records = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg}).") from exc
+    if fmt == "squad" or (isinstance(records, dict) and "data" in records):
+        return read_squad(path, records), None
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise InputError(f"{path}: a .json data file must hold a list of objects; use .jsonl for one object per line.")
     return load_dataset("json", data_files=path, split="train"), None
+
+
+SQUAD_FEATURES = Features({
+    "id": Value("string"), "title": Value("string"), "context": Value("string"), "question": Value("string"),
+    "answers": {"text": Sequence(Value("string")), "answer_start": Sequence(Value("int32"))},
+})
+
+
+def read_squad(path: str, records: dict) -> Dataset:
+    """The official nested SQuAD JSON (v1.1 and v2.0) as one row a question, in the hub's layout.
+
+    The datasets json builder would keep the nesting (articles -> paragraphs -> questions), so the
+    file is flattened here; every structural error names the article, paragraph or question id."""
+    columns: dict[str, list] = {name: [] for name in SQUAD_FEATURES}
+    articles = records.get("data") if isinstance(records, dict) else None
+    if not isinstance(articles, list):
+        raise InputError(f"{path}: not a SQuAD file: expected {{\"data\": [{{\"title\", \"paragraphs\": [...]}}]}}.")
+    for a, article in enumerate(articles):
+        paragraphs = article.get("paragraphs") if isinstance(article, dict) else None
+        if not isinstance(paragraphs, list):
+            raise InputError(f"{path}: article {a} has no list of 'paragraphs'.")
+        for p, paragraph in enumerate(paragraphs):
+            where = f"{path}: article {a} ('{article.get('title', '')}'), paragraph {p}"
+            if not isinstance(paragraph, dict) or not isinstance(paragraph.get("context"), str) or not isinstance(paragraph.get("qas"), list):
+                raise InputError(f"{where}: needs a 'context' string and a 'qas' list.")
+            for q, qa in enumerate(paragraph["qas"]):
+                qid = qa.get("id") if isinstance(qa, dict) else None
+                if not isinstance(qid, str) or not isinstance(qa.get("question"), str):
+                    raise InputError(f"{where}, question {q}: needs an 'id' and a 'question' string.")
+                answers = qa.get("answers", [])
+                if not isinstance(answers, list) or not all(
+                        isinstance(x, dict) and isinstance(x.get("text"), str) and isinstance(x.get("answer_start"), int)
+                        for x in answers):
+                    raise InputError(f"{path}: question id {qid}: 'answers' must be a list of {{\"text\", \"answer_start\"}}.")
+                columns["id"].append(qid)
+                columns["title"].append(str(article.get("title", "")))
+                columns["context"].append(paragraph["context"])
+                columns["question"].append(qa["question"])
+                columns["answers"].append({"text": [x["text"] for x in answers],
+                                           "answer_start": [x["answer_start"] for x in answers]})
+    if not columns["id"]:
+        raise InputError(f"{path}: the SQuAD file holds no questions.")
+    return Dataset.from_dict(columns, features=SQUAD_FEATURES)
 
 
 def read_hub(config: DataConfig, hub_split: str, split: str) -> Dataset:

@@ -18,6 +18,15 @@ from finetune.errors import InputError
 from tasks import registry
 
 
+def _threshold_line(config: dict) -> str:
+    if not config.get("version_2"):
+        return ""
+    return (f"\n\nUnanswerable questions: the model answers \"\" when the null score exceeds the best span's score by "
+            f"more than **{config.get('null_threshold')}**, the threshold that scored best on dev (stored in "
+            f"`{RUN_CONFIG_NAME}` as `null_threshold`; `transformers.pipeline` has no such threshold: pass "
+            f"`handle_impossible_answer=True` to let it answer \"\").")
+
+
 def _card(config: dict, summary: dict, pipeline_task: str | None, folder_name: str) -> str:
     metrics = summary.get("metrics", {})
     train = config.get("train", {})
@@ -59,7 +68,7 @@ Best checkpoint (step {summary.get('best_step')} of {summary.get('steps')}); pri
 ## Training
 
 {hyper}; seed={config.get('seed')}; max_seq_length={config.get('data', {}).get('max_seq_length')};
-training took {summary.get('train_seconds')} s. The full resolved config is in `{RUN_CONFIG_NAME}`.
+training took {summary.get('train_seconds')} s. The full resolved config is in `{RUN_CONFIG_NAME}`.{_threshold_line(config)}
 
 ## Use
 
@@ -86,7 +95,15 @@ def export(run: str, out: str | None = None) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(best, tmp, ignore=shutil.ignore_patterns("eval_metrics.json"))
     (tmp / "metrics.json").write_text(json.dumps(summary, indent=1))
-    pipeline_task = registry.adapter_class(config.get("adapter", "classification")).pipeline_task
+    # Options the dev set chose (SQuAD v2's null threshold) travel with the model.
+    from finetune.config import load_config
+
+    adapter = registry.get(load_config(best / RUN_CONFIG_NAME))
+    chosen = adapter.export_options(summary.get("metrics", {}))
+    if chosen:
+        config.update(chosen)
+        (tmp / RUN_CONFIG_NAME).write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    pipeline_task = adapter.pipeline_task
     (tmp / "README.md").write_text(_card(config, summary, pipeline_task, target.name))
     publish(tmp, target)
     print(f"Exported {run_dir} -> {target}")

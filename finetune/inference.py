@@ -109,17 +109,14 @@ def predict(target: str, overrides: list[str], input_file: str | None = None, fl
     print(f"Predictions for {len(examples)} examples: {target}")
 
 
-def score_file(task: str, predictions: str, references: str, overrides: list[str]) -> dict[str, float]:
-    """The task's metrics of a predictions file against a reference file, with no model."""
+def score_file(task: str, predictions: str, references: str, overrides: list[str], null_odds: str | None = None) -> str:
+    """The task's official metrics of a predictions file against a reference file, with no model;
+    prints (and returns) what the task's official evaluation script prints."""
     config = load_config(task, overrides)
     adapter = registry.get(config)
-    for label, path in (("--predictions", predictions), ("--references", references)):
-        if not Path(path).is_file():
+    for label, path in (("--predictions", predictions), ("--references", references), ("--null-odds", null_odds)):
+        if path is not None and not Path(path).is_file():
             raise InputError(f"{label} {path}: no such file.")
-    dataset, lines = data_io.read_file(config.data, str(Path(references).resolve()), "validation")
-    split = data_io.RawSplit("validation", dataset, "file", references, lines)
-    adapter.setup_labels({"validation": split})
-    predicted = adapter.read_predictions(Path(predictions), dataset)
-    metrics = adapter.score(predicted, dataset)
-    print(json.dumps({"task": config.task, "examples": len(dataset), "metrics": metrics}, indent=1))
-    return metrics
+    text = adapter.score_files(Path(predictions), Path(references), Path(null_odds) if null_odds else None)
+    print(text)
+    return text

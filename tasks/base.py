@@ -40,6 +40,8 @@ class Adapter:
         self.options = config.options
 
     # -- labels and model ------------------------------------------------------------------
+    def prepare_tokenizer(self, tokenizer: Any) -> None:
+        """Adjust the tokenizer for the task (padding side, ...) before anything is encoded."""
     def setup_labels(self, splits: dict[str, RawSplit]) -> None:
         """Fix the label list (from the config or the training data) and check every split."""
 
@@ -81,6 +83,14 @@ class Adapter:
 
     primary_metric: str = "loss"
     greater_is_better: bool = True
+
+    def score_files(self, predictions: Path, references: Path, null_odds: Path | None = None) -> str:
+        """`python -m finetune score`: the official metrics of a predictions file, as text."""
+        raise NotImplementedError
+
+    def export_options(self, metrics: dict[str, float]) -> dict:
+        """Task options an export should carry, chosen from the dev metrics (v2's null threshold)."""
+        return {}
 
     def write_predictions(self, folder: Path, name: str, examples: Dataset, predictions: list) -> list[Path]:
         """Write predictions in the task's official format as `folder/name.*` (and companion

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import torch.nn.functional as F
 from datasets import ClassLabel, Dataset
 from transformers import AutoModelForSequenceClassification
 
-from finetune.data import RawSplit, is_test_split
+from finetune.data import RawSplit, is_test_split, read_file
 from finetune.errors import InputError
 from finetune.metrics import glue as glue_metrics
 from tasks.base import Adapter
@@ -199,6 +200,14 @@ class ClassificationAdapter(Adapter):
                 shown = f"{prediction:.3f}" if self.options.regression else prediction
                 writer.writerow([index, shown] + ([gold[i]] if has_gold else []))
         return [path]
+
+    def score_files(self, predictions, references, null_odds=None):
+        if null_odds is not None:
+            raise InputError("--null-odds is for SQuAD v2; classification has no no-answer odds.")
+        dataset, lines = read_file(self.config.data, str(references.resolve()), "validation")
+        self.setup_labels({"validation": RawSplit("validation", dataset, "file", str(references), lines)})
+        metrics = self.score(self.read_predictions(predictions, dataset), dataset)
+        return json.dumps({"task": self.config.task, "examples": len(dataset), "metrics": metrics}, indent=1)
 
     def read_predictions(self, path: Path, examples: Dataset) -> list:
         """Predictions from a file in write_predictions' format, in the order of `examples`."""

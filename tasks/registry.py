@@ -10,6 +10,7 @@ from finetune.errors import InputError
 # adapter name -> "module:Class"; imported on demand so one task's dependencies never slow another.
 ADAPTERS = {
     "classification": "tasks.classification:ClassificationAdapter",
+    "squad": "tasks.squad:SquadAdapter",
 }
 
 

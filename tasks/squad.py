@@ -1,0 +1,310 @@
+"""Extractive span QA (SQuAD v1.1 and v2.0) with sliding windows over long contexts.
+
+Encoding: question + context as a pair, only the context truncated, windows of max_seq_length
+overlapping by doc_stride tokens; offsets map each context token back to its characters. The
+no-answer position is token 0 of a window: [CLS] for BERT-style encoders, the first token (BOS for
+Llama, the first question token for GPT-2) for decoders, which have no CLS. Padding is on the right
+so that position 0 is always the window's first real token.
+
+Decoding follows the reference (BERT's run_squad / transformers' run_qa): for each question, the
+n-best start/end pairs of every window, start <= end, at most max_answer_length tokens, both in the
+context, scored start + end logit; the best over all windows wins. v2 compares the best span with
+the null score (start + end logit at position 0, the minimum over the question's windows): the
+difference is the question's null odds, and the answer is empty when it exceeds null_threshold.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from datasets import Dataset
+from transformers import AutoModelForQuestionAnswering
+
+from finetune.data import RawSplit, is_test_split
+from finetune.errors import InputError
+from finetune.metrics import squad as squad_metrics
+from tasks.base import Adapter
+
+NO_ANSWER = 0  # the window position that stands for "no answer here"
+NO_SPAN_ODDS = 1e9  # null odds of a question with no valid span in any window (finite: JSON has no inf)
+
+
+@dataclass
+class SquadOptions:
+    version_2: bool = False  # questions may have no answer (SQuAD v2.0)
+    doc_stride: int = 128  # tokens of overlap between consecutive windows of one context
+    max_answer_length: int = 30  # in tokens
+    n_best: int = 20
+    null_threshold: float = 0.0  # v2: answer "" when null score - best span score exceeds it
+    question_column: str = "question"
+    context_column: str = "context"
+    answers_column: str = "answers"  # {"text": [...], "answer_start": [...]}
+    id_column: str = "id"
+
+
+def locate_answer(context: str, text: str, start: int) -> tuple[int, str] | None:
+    """(start, how) of an answer in its context. Exact offsets pass; as the reference
+    implementations do for the few off-by-whitespace answers, surrounding whitespace is stripped and
+    a misplaced offset is moved to the nearest occurrence of the text. None: not in the context."""
+    if 0 <= start and context[start:start + len(text)] == text:
+        return start, "exact"
+    stripped = text.strip()
+    lead = len(text) - len(text.lstrip())
+    for candidate in (start + lead, start):  # the offset counts the text's leading whitespace, or not
+        if stripped and 0 <= candidate and context[candidate:candidate + len(stripped)] == stripped:
+            return candidate, "whitespace"
+    if not stripped:
+        return None
+    found = [i for i in range(len(context)) if context.startswith(stripped, i)]
+    if not found:
+        return None
+    nearest = min(found, key=lambda i: abs(i - start))
+    between = context[min(nearest, start + lead):max(nearest, start + lead)]
+    return nearest, "whitespace" if between and between.isspace() else "moved"
+
+
+class SquadAdapter(Adapter):
+    Options = SquadOptions
+    model_class = AutoModelForQuestionAnswering
+    pipeline_task = "question-answering"
+    output_keys = ("start_logits", "end_logits")
+    feature_keys = ("example_index", "start_positions", "end_positions")
+    label_keys = ("start_positions", "end_positions")
+    decode_columns = ("offset_mapping",)
+
+    def __init__(self, config):
+        super().__init__(config)
+        o = self.options
+        if o.doc_stride >= config.data.max_seq_length:
+            raise InputError(f"config key 'doc_stride' ({o.doc_stride}) must be smaller than data.max_seq_length "
+                             f"({config.data.max_seq_length}).")
+        self.primary_metric = "best_f1" if o.version_2 else "f1"
+
+    # -- checks -----------------------------------------------------------------------------
+    def prepare_tokenizer(self, tokenizer) -> None:
+        tokenizer.padding_side = "right"  # position 0 stays the window's first token: the no-answer slot
+
+    def setup_labels(self, splits: dict[str, RawSplit]) -> None:
+        o = self.options
+        for name, split in splits.items():
+            columns = split.dataset.column_names
+            needed = [o.question_column, o.context_column] + ([] if is_test_split(self.config.data, name) else [o.answers_column])
+            for column in needed:
+                if column not in columns:
+                    raise InputError(f"{split.location}: no column '{column}' (columns: {', '.join(columns)}).")
+            if o.id_column not in columns:
+                split.dataset = split.dataset.add_column(o.id_column, [str(i) for i in range(len(split.dataset))])
+            if o.answers_column in columns and not is_test_split(self.config.data, name):
+                split.dataset = self._checked_answers(split)
+
+    def _checked_answers(self, split: RawSplit) -> Dataset:
+        o = self.options
+        counts = {"whitespace": 0, "moved": 0}
+        fixed_rows = []
+        for row, (qid, context, answers) in enumerate(zip(split.dataset[o.id_column], split.dataset[o.context_column],
+                                                          split.dataset[o.answers_column])):
+            if not o.version_2 and not answers["text"]:
+                raise InputError(f"{split.where(row)}: question id {qid} has no answer; SQuAD v1.1 needs one "
+                                 f"(set version_2=true for unanswerable questions).")
+            starts = []
+            for text, start in zip(answers["text"], answers["answer_start"]):
+                located = locate_answer(context, text, start)
+                if located is None:
+                    raise InputError(f"{split.where(row)}: question id {qid}: answer '{text}' (answer_start {start}) "
+                                     f"is not in its context. Fix the answer text or its offset.")
+                starts.append(located[0])
+                if located[1] != "exact":
+                    counts[located[1]] += 1
+            if starts != list(answers["answer_start"]):
+                fixed_rows.append((row, starts))
+        if fixed_rows:
+            print(f"  {split.name}: {counts['whitespace']} answer(s) off by whitespace and {counts['moved']} with a "
+                  f"misplaced answer_start were re-anchored to their text in the context.")
+            fixes = dict(fixed_rows)
+            column = [
+                {"text": a["text"], "answer_start": fixes.get(i, a["answer_start"])}
+                for i, a in enumerate(split.dataset[o.answers_column])
+            ]
+            return split.dataset.remove_columns(o.answers_column).add_column(o.answers_column, column)
+        return split.dataset
+
+    # -- encoding ---------------------------------------------------------------------------
+    def encode(self, batch, indices, tokenizer, split):
+        o = self.options
+        questions = [q.lstrip() for q in batch[o.question_column]]  # leading spaces only waste window room
+        encoded = tokenizer(
+            questions, batch[o.context_column], truncation="only_second", max_length=self.config.data.max_seq_length,
+            stride=o.doc_stride, return_overflowing_tokens=True, return_offsets_mapping=True, padding=False,
+        )
+        sample_of = encoded.pop("overflow_to_sample_mapping")
+        offsets_all = encoded.pop("offset_mapping")
+        training = split == "train"
+        encoded["example_index"] = [indices[s] for s in sample_of]
+        if training:
+            encoded["start_positions"], encoded["end_positions"] = [], []
+        else:
+            encoded["offset_mapping"] = []
+        for i, offsets in enumerate(offsets_all):
+            sequence_ids = encoded.sequence_ids(i)
+            context = [k for k, s in enumerate(sequence_ids) if s == 1]
+            if not training:
+                # Only context tokens keep offsets: a span may start and end only there.
+                encoded["offset_mapping"].append([list(o_) if sequence_ids[k] == 1 else [-1, -1] for k, o_ in enumerate(offsets)])
+                continue
+            answers = batch[o.answers_column][sample_of[i]]
+            start_end = (NO_ANSWER, NO_ANSWER)
+            if answers["text"] and context:
+                start_char = answers["answer_start"][0]
+                end_char = start_char + len(answers["text"][0])
+                first, last = context[0], context[-1]
+                if offsets[first][0] <= start_char and offsets[last][1] >= end_char:  # whole answer in this window
+                    start = first
+                    while start <= last and offsets[start][0] <= start_char:
+                        start += 1
+                    end = last
+                    while end >= first and offsets[end][1] >= end_char:
+                        end -= 1
+                    start_end = (start - 1, end + 1)
+            encoded["start_positions"].append(start_end[0])
+            encoded["end_positions"].append(start_end[1])
+        return encoded
+
+    def loss(self, outputs, batch):
+        start = F.cross_entropy(outputs.start_logits.float(), batch["start_positions"], reduction="sum")
+        end = F.cross_entropy(outputs.end_logits.float(), batch["end_positions"], reduction="sum")
+        return (start + end) / 2
+
+    def count_items(self, batch):
+        return torch.tensor(batch["start_positions"].shape[0], device=batch["start_positions"].device)
+
+    # -- decoding ---------------------------------------------------------------------------
+    def decode(self, examples, features, outputs):
+        o = self.options
+        windows = defaultdict(list)
+        for feature, example in enumerate(features["example_index"]):
+            windows[example].append(feature)
+        all_offsets = features["offset_mapping"]
+        contexts, ids = examples[o.context_column], examples[o.id_column]
+        predictions = []
+        for example, (qid, context) in enumerate(zip(ids, contexts)):
+            candidates, null_score = [], None
+            for feature in windows[example]:
+                offsets = all_offsets[feature]
+                n = len(offsets)
+                starts, ends = outputs["start_logits"][feature][:n], outputs["end_logits"][feature][:n]
+                score = float(starts[NO_ANSWER] + ends[NO_ANSWER])
+                null_score = score if null_score is None else min(null_score, score)
+                best_starts = np.argsort(starts)[::-1][:o.n_best]
+                best_ends = np.argsort(ends)[::-1][:o.n_best]
+                for s in best_starts:
+                    if offsets[s][0] < 0:
+                        continue
+                    for e in best_ends:
+                        if offsets[e][0] < 0 or e < s or e - s + 1 > o.max_answer_length:
+                            continue
+                        candidates.append((float(starts[s] + ends[e]), offsets[s][0], offsets[e][1],
+                                           float(starts[s]), float(ends[e])))
+            candidates.sort(key=lambda c: -c[0])
+            nbest = [{"text": context[c1:c2], "score": sc, "start_logit": sl, "end_logit": el}
+                     for sc, c1, c2, sl, el in candidates[:o.n_best]]
+            if o.version_2:
+                nbest.append({"text": "", "score": null_score, "start_logit": None, "end_logit": None})
+                nbest.sort(key=lambda c: -c["score"])
+                nbest = nbest[:o.n_best]
+            if not nbest:
+                nbest = [{"text": "", "score": 0.0, "start_logit": None, "end_logit": None}]
+            scores = np.array([c["score"] for c in nbest])
+            probabilities = np.exp(scores - scores.max())
+            probabilities /= probabilities.sum()
+            for entry, p in zip(nbest, probabilities):
+                entry["probability"] = float(p)
+            best_span = candidates[0] if candidates else None
+            prediction = {"id": qid, "nbest": nbest}
+            if o.version_2:
+                span_score = best_span[0] if best_span else -np.inf
+                # No span anywhere (an empty context): as sure as it gets that there is no answer.
+                prediction["null_odds"] = float(null_score - span_score) if best_span else NO_SPAN_ODDS
+                answer = "" if prediction["null_odds"] > o.null_threshold or best_span is None else context[best_span[1]:best_span[2]]
+            else:
+                answer = context[best_span[1]:best_span[2]] if best_span else ""
+            prediction["text"] = answer
+            predictions.append(prediction)
+        return predictions
+
+    def has_gold(self, examples, split):
+        return self.options.answers_column in examples.column_names and not is_test_split(self.config.data, split)
+
+    def _gold(self, examples) -> dict[str, list[str]]:
+        o = self.options
+        return {qid: list(a["text"]) for qid, a in zip(examples[o.id_column], examples[o.answers_column])}
+
+    def score(self, predictions, examples):
+        gold = self._gold(examples)
+        answers = {p["id"]: p["text"] for p in predictions}
+        if self.options.version_2:
+            odds = {p["id"]: p["null_odds"] for p in predictions}
+            return dict(squad_metrics.squad_v2_from_answers(gold, answers, odds))
+        return dict(squad_metrics.squad_v1_from_answers(gold, answers))
+
+    def score_files(self, predictions, references, null_odds=None):
+        """What evaluate-v1.1.py / evaluate-v2.0.py print for the same files (v2: --na-prob-file)."""
+        dataset = squad_metrics.load_squad_json(references)
+        answers = _read_json_mapping(predictions, "predictions: {question id: answer text}")
+        if self.options.version_2:
+            odds = _read_json_mapping(null_odds, "null odds: {question id: number}") if null_odds else None
+            return squad_metrics.format_v2(squad_metrics.squad_v2(dataset, answers, odds))
+        scores = squad_metrics.squad_v1(dataset, answers)
+        for message in squad_metrics.v1_messages(dataset, scores.missing):
+            print(message, file=sys.stderr)
+        return squad_metrics.format_v1(scores)
+
+    def export_options(self, metrics: dict[str, float]) -> dict:
+        """v2: the export answers with the threshold that scored best on dev."""
+        if self.options.version_2 and "best_f1_thresh" in metrics:
+            return {"null_threshold": float(metrics["best_f1_thresh"])}
+        return {}
+
+    # -- files ------------------------------------------------------------------------------
+    def write_predictions(self, folder: Path, name: str, examples, predictions):
+        """The official formats: predictions.json (id -> text), nbest_predictions.json, null_odds.json."""
+        suffix = name[len("predictions"):]
+        files = {folder / f"{name}.json": {p["id"]: p["text"] for p in predictions},
+                 folder / f"nbest_{name}.json": {p["id"]: p["nbest"] for p in predictions}}
+        if self.options.version_2:
+            files[folder / f"null_odds{suffix}.json"] = {p["id"]: p["null_odds"] for p in predictions}
+        for path, content in files.items():
+            path.write_text(json.dumps(content, indent=1, ensure_ascii=False))
+        return list(files)
+
+    def examples_from_flags(self, flags):
+        questions, contexts = flags.get("question") or [], flags.get("context") or []
+        if not questions and not contexts:
+            return None
+        if len(questions) != len(contexts):
+            raise InputError("give one --context for every --question.")
+        return Dataset.from_dict({self.options.id_column: [str(i) for i in range(len(questions))],
+                                  self.options.question_column: questions, self.options.context_column: contexts})
+
+    def show(self, examples, predictions):
+        lines = []
+        for prediction, question in zip(predictions, examples[self.options.question_column]):
+            best = prediction["nbest"][0]
+            lines.append(f"{prediction['text'] or '(no answer)'}\t{best['probability']:.3f}\t{question}")
+        return lines
+
+
+def _read_json_mapping(path: Path, what: str) -> dict:
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a JSON file ({exc}). Expected {what}.") from exc
+    if not isinstance(content, dict):
+        raise InputError(f"{path}: expected {what}, got a JSON {type(content).__name__}.")
+    return content
