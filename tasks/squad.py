@@ -226,7 +226,8 @@ class SquadAdapter(Adapter):
             for entry, p in zip(nbest, probabilities):
                 entry["probability"] = float(p)
             best_span = candidates[0] if candidates else None
-            prediction = {"id": qid, "nbest": nbest}
+            # The best non-null span, kept apart from the answer: the threshold search needs it.
+            prediction = {"id": qid, "nbest": nbest, "span": context[best_span[1]:best_span[2]] if best_span else ""}
             if o.version_2:
                 span_score = best_span[0] if best_span else -np.inf
                 # No span anywhere (an empty context): as sure as it gets that there is no answer.
@@ -247,11 +248,14 @@ class SquadAdapter(Adapter):
 
     def score(self, predictions, examples):
         gold = self._gold(examples)
-        answers = {p["id"]: p["text"] for p in predictions}
         if self.options.version_2:
+            # The official script on the best spans with --na-prob-thresh null_threshold: its main
+            # keys equal those of the thresholded answers, and its best-threshold search can still
+            # answer a question that the current threshold leaves empty (the answers file cannot).
+            spans = {p["id"]: p["span"] for p in predictions}
             odds = {p["id"]: p["null_odds"] for p in predictions}
-            return dict(squad_metrics.squad_v2_from_answers(gold, answers, odds))
-        return dict(squad_metrics.squad_v1_from_answers(gold, answers))
+            return dict(squad_metrics.squad_v2_from_answers(gold, spans, odds, na_prob_thresh=self.options.null_threshold))
+        return dict(squad_metrics.squad_v1_from_answers(gold, {p["id"]: p["text"] for p in predictions}))
 
     def score_files(self, predictions, references, null_odds=None):
         """What evaluate-v1.1.py / evaluate-v2.0.py print for the same files (v2: --na-prob-file)."""

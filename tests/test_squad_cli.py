@@ -38,9 +38,15 @@ def test_v2_run_writes_the_official_files_and_metrics(v2_run):
         assert {"text", "probability", "start_logit", "end_logit"} <= set(entries[0])
         assert sum(e["probability"] for e in entries) == pytest.approx(1.0)
     metrics = json.loads((v2_run / "metrics.json").read_text())["metrics"]
-    expected = json.loads(squad_official_v2.main(gold, predictions, odds))
+    # Dev metrics = the official script on the best spans with --na-prob-thresh null_threshold (0.0);
+    # its main keys equal the official script's on the thresholded answers file.
+    spans = {qid: next((e["text"] for e in entries if e["text"]), "") for qid, entries in nbest.items()}
+    expected = json.loads(squad_official_v2.main(gold, spans, odds, na_prob_thresh=0.0))
     for key, value in expected.items():
         assert metrics[key] == pytest.approx(value, abs=1e-9), key
+    plain = json.loads(squad_official_v2.main(gold, predictions))
+    for key in ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_f1"):
+        assert metrics[key] == pytest.approx(plain[key], abs=1e-9), key
     assert metrics["HasAns_total"] == 18 and metrics["NoAns_total"] == 6
 
 
@@ -83,3 +89,18 @@ def test_export_carries_the_chosen_null_threshold_and_predict_answers_typed_ques
     assert len(lines) == 2 and lines[0].endswith("苏轼是哪里人？") and lines[1].endswith("Who wrote it?")
     mismatched = run_cli("predict", str(export), "--question", "Who?")
     assert mismatched.returncode == 2 and "--context" in mismatched.stderr
+
+
+@pytest.mark.parametrize("fixture", ["tiny_gpt2", "tiny_llama"])
+def test_decoders_answer_questions_with_position_0_as_no_answer(fixture, request, tmp_path):
+    """GPT-2 and Llama have ...ForQuestionAnswering heads but no CLS: the first token of each window
+    is the no-answer position, and windows are padded on the right so it stays first."""
+    model = request.getfixturevalue(fixture)
+    result = run_cli("train", "squad_v2", f"model={model}", f"output_dir={tmp_path}", "run_name=dec", "data.source=sample",
+                     "train.max_steps=2", "train.batch_size=8", "data.max_seq_length=64", "doc_stride=16")
+    assert result.returncode == 0, result.stderr[-3000:]
+    predictions = json.loads((tmp_path / "dec" / "predictions.json").read_text())
+    assert len(predictions) == 24
+    from transformers import AutoTokenizer
+
+    assert AutoTokenizer.from_pretrained(tmp_path / "dec" / "checkpoints" / "best").padding_side == "right"
