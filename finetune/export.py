@@ -21,19 +21,19 @@ from tasks import registry
 def _threshold_line(config: dict) -> str:
     if not config.get("version_2"):
         return ""
-    return (f"\n\nUnanswerable questions: the model answers \"\" when the null score exceeds the best span's score by "
-            f"more than **{config.get('null_threshold')}**, the threshold that scored best on dev (stored in "
-            f"`{RUN_CONFIG_NAME}` as `null_threshold`; `transformers.pipeline` has no such threshold: pass "
-            f"`handle_impossible_answer=True` to let it answer \"\").")
+    return (f"\n\nUnanswerable questions: the answer is \"\" when the null score (start + end logit at token 0) "
+            f"exceeds the best span's score by more than **{config.get('null_threshold')}**, the threshold that scored "
+            f"best on dev (stored in `{RUN_CONFIG_NAME}` as `null_threshold`).")
 
 
-def _card(config: dict, summary: dict, pipeline_task: str | None, folder_name: str) -> str:
+def _card(config: dict, summary: dict, adapter, folder_name: str) -> str:
+    pipeline_task = adapter.pipeline_task
     metrics = summary.get("metrics", {})
     train = config.get("train", {})
     base = config.get("model", "")
     header = {"library_name": "transformers", "tags": ["finetune", config.get("task", "")]}
-    if pipeline_task:
-        header["pipeline_tag"] = pipeline_task
+    if adapter.hub_tag or pipeline_task:
+        header["pipeline_tag"] = adapter.hub_tag or pipeline_task
     if base and "/" in base and not Path(base).exists():
         header["base_model"] = base  # a hub id; aliases and local paths are named in the text
     rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in metrics.items()) or "| (no dev set) | |"
@@ -42,7 +42,10 @@ def _card(config: dict, summary: dict, pipeline_task: str | None, folder_name: s
         for name, d in summary.get("data", {}).items())
     hyper = ", ".join(f"{k}={train[k]}" for k in ("epochs", "max_steps", "batch_size", "lr", "weight_decay", "warmup_ratio",
                                                    "scheduler", "grad_accum", "max_grad_norm", "precision") if k in train)
-    usage = f'pipe = pipeline("{pipeline_task}", model="{folder_name}")' if pipeline_task else ""
+    model_class = adapter.model_class.__name__
+    usage = (f'from transformers import pipeline\npipe = pipeline("{pipeline_task}", model="{folder_name}")' if pipeline_task else
+             f'from transformers import AutoTokenizer, {model_class}\ntokenizer = AutoTokenizer.from_pretrained("{folder_name}")\n'
+             f'model = {model_class}.from_pretrained("{folder_name}")')
     return f"""---
 {yaml.safe_dump(header, sort_keys=False).strip()}
 ---
@@ -73,7 +76,6 @@ training took {summary.get('train_seconds')} s. The full resolved config is in `
 ## Use
 
 ```python
-from transformers import pipeline
 {usage}
 ```
 
@@ -103,8 +105,7 @@ def export(run: str, out: str | None = None) -> Path:
     if chosen:
         config.update(chosen)
         (tmp / RUN_CONFIG_NAME).write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
-    pipeline_task = adapter.pipeline_task
-    (tmp / "README.md").write_text(_card(config, summary, pipeline_task, target.name))
+    (tmp / "README.md").write_text(_card(config, summary, adapter, target.name))
     publish(tmp, target)
     print(f"Exported {run_dir} -> {target}")
     return target

@@ -124,9 +124,11 @@ class Trainer:
     def evaluate(self, pos: Position) -> dict[str, float]:
         metrics: dict[str, float] = {}
         results = {}
+        started, features = time.perf_counter(), 0
         for name, loader in self.eval_loaders.items():
             split = self.built.splits[name]
             result = run_split(self.model, loader, self.adapter, self.accelerator, split.dataset, self.built.features[name], name)
+            features += len(self.built.features[name])
             prefix = "" if name == "validation" else f"{name}_"
             metrics.update({prefix + k: v for k, v in result.metrics.items()})
             results[name] = result
@@ -144,7 +146,9 @@ class Trainer:
                     self._write_predictions(name, result)
         else:
             pos.evals_without_improvement += 1
-        record = {"step": pos.global_step, "epoch": pos.epoch, "eval": metrics}
+        seconds = time.perf_counter() - started  # decoding and scoring included
+        record = {"step": pos.global_step, "epoch": pos.epoch, "eval": metrics, "eval_seconds": round(seconds, 2),
+                  "eval_features_per_s": round(features / max(seconds, 1e-9), 2)}
         self.log.write(record)
         if self.config.train.report_to == "tensorboard":
             self.accelerator.log({f"eval/{k}": v for k, v in metrics.items()}, step=pos.global_step)

@@ -28,6 +28,7 @@ class Adapter:
     Options: ClassVar[type] = NoOptions
     model_class: ClassVar[Any]  # a transformers Auto class, or a builder with from_pretrained
     pipeline_task: ClassVar[str | None] = None  # the transformers pipeline an export serves
+    hub_tag: ClassVar[str | None] = None  # the model card's pipeline_tag (default: pipeline_task)
     output_keys: ClassVar[tuple[str, ...]] = ("logits",)  # model outputs decode needs
     # Feature columns batched but not given to the model (the adapter's loss reads the labels).
     feature_keys: ClassVar[tuple[str, ...]] = ("example_index", "labels")

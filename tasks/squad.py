@@ -73,7 +73,8 @@ def locate_answer(context: str, text: str, start: int) -> tuple[int, str] | None
 class SquadAdapter(Adapter):
     Options = SquadOptions
     model_class = AutoModelForQuestionAnswering
-    pipeline_task = "question-answering"
+    pipeline_task = None  # transformers 5 removed the question-answering pipeline
+    hub_tag = "question-answering"
     output_keys = ("start_logits", "end_logits")
     feature_keys = ("example_index", "start_positions", "end_positions")
     label_keys = ("start_positions", "end_positions")

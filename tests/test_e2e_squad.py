@@ -7,7 +7,8 @@ and evaluate on other articles, disjoint by title from everything trained on:
 - v2.0: continues from that v1.1 model (span finding first, then no-answer detection: 1,000
   questions are too few to learn both from scratch, which collapses to "always no answer") on 1,000
   questions of v2 articles, and evaluates on 300 questions of v2 articles neither run trained on.
-Bounds calibrated on this machine (2 CPU cores): see the closing note of issue #4.
+Bounds calibrated on this machine (2 CPU cores): v1.1 reached EM 14.0 / F1 23.5; the v2 model abstains
+at its best threshold (best_f1 = the no-answer share) and, answering every question, has HasAns F1 17.8.
 """
 
 from __future__ import annotations
@@ -68,23 +69,44 @@ def test_squad_v1_minilm_reaches_a_real_f1(v1_run):
     assert len(json.loads((run / "predictions.json").read_text())) == 300
 
 
-def test_squad_v1_export_answers_like_the_toolkit_through_the_pipeline(v1_run, splits, tmp_path):
+def _plain_transformers_answer(model, tokenizer, question: str, context: str, max_answer_length: int = 30) -> str:
+    """The best span as anyone would compute it with transformers alone: the highest start + end
+    logit over context tokens, start <= end, at most max_answer_length tokens."""
+    import torch
+
+    encoded = tokenizer(question, context, return_offsets_mapping=True, return_tensors="pt")
+    offsets = encoded.pop("offset_mapping")[0].tolist()
+    in_context = torch.tensor([s == 1 for s in encoded.sequence_ids(0)])
+    with torch.no_grad():
+        out = model(**encoded)
+    start = out.start_logits[0].masked_fill(~in_context, -1e9)
+    end = out.end_logits[0].masked_fill(~in_context, -1e9)
+    scores = start[:, None] + end[None, :]
+    n = scores.shape[0]
+    allowed = torch.triu(torch.ones(n, n, dtype=torch.bool)) & ~torch.triu(torch.ones(n, n, dtype=torch.bool), max_answer_length)
+    best = int(scores.masked_fill(~allowed, -1e18).argmax())
+    s, e = divmod(best, n)
+    return context[offsets[s][0]:offsets[e][1]]
+
+
+def test_squad_v1_export_answers_like_the_toolkit_with_plain_transformers(v1_run, splits, tmp_path):
+    """transformers 5 removed the question-answering pipeline; the export still loads with
+    AutoModelForQuestionAnswering and answers as the toolkit does (single-window contexts: across
+    windows an implementation may normalise scores per window, the toolkit compares raw logits)."""
     run, _ = v1_run
     export = tmp_path / "export"
     assert run_cli("export", str(run), "--out", str(export)).returncode == 0
-    from transformers import AutoTokenizer, pipeline
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     ours = json.loads((run / "predictions.json").read_text())
     tokenizer = AutoTokenizer.from_pretrained(export)
+    model = AutoModelForQuestionAnswering.from_pretrained(export).eval()
     questions = [(qa["id"], qa["question"], p["context"]) for a in json.loads(splits["v1_dev"].read_text())["data"]
                  for p in a["paragraphs"] for qa in p["qas"]][:300]
-    # One window per question: across windows the pipeline ranks by probabilities normalised per
-    # window, the toolkit (like the reference scripts) by raw logits, so only single windows compare.
-    single = [(i, q, c) for i, q, c in questions if len(tokenizer(q, c)["input_ids"]) <= 384][:60]
+    single = [(i, q, c) for i, q, c in questions if len(tokenizer(q.lstrip(), c)["input_ids"]) <= 384][:60]
     assert len(single) >= 40
-    answer = pipeline("question-answering", model=str(export), device="cpu")
-    theirs = [answer(question=q, context=c, max_answer_len=30, max_seq_len=384, doc_stride=128) for _, q, c in single]
-    assert [t["answer"] for t in theirs] == [ours[i] for i, _, _ in single]
+    theirs = [_plain_transformers_answer(model, tokenizer, q.lstrip(), c) for _, q, c in single]
+    assert theirs == [ours[i] for i, _, _ in single]
 
 
 def test_squad_v2_continues_from_v1_and_reports_has_and_no_answer(v1_run, splits, real_data, tmp_path):
@@ -104,5 +126,5 @@ def test_squad_v2_continues_from_v1_and_reports_has_and_no_answer(v1_run, splits
                      "--out", str(out), env={"FINETUNE_DATA": str(real_data)}, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     everything = json.loads((out / "metrics.json").read_text())["metrics"]
-    assert everything["HasAns_f1"] >= 15.0, everything
+    assert everything["HasAns_f1"] >= 12.0, everything  # measured 17.8
     assert everything["NoAns_exact"] == 0.0
