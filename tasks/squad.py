@@ -114,27 +114,25 @@ class SquadAdapter(Adapter):
             if not o.version_2 and not answers["text"]:
                 raise InputError(f"{split.where(row)}: question id {qid} has no answer; SQuAD v1.1 needs one "
                                  f"(set version_2=true for unanswerable questions).")
-            starts = []
+            starts, texts = [], []
             for text, start in zip(answers["text"], answers["answer_start"]):
                 located = locate_answer(context, text, start)
                 if located is None:
                     raise InputError(f"{split.where(row)}: question id {qid}: answer '{text}' (answer_start {start}) "
                                      f"is not in its context. Fix the answer text or its offset.")
                 starts.append(located[0])
+                texts.append(text if located[1] == "exact" else text.strip())
                 if located[1] != "exact":
                     counts[located[1]] += 1
-            if starts != list(answers["answer_start"]):
-                fixed_rows.append((row, starts))
-        if fixed_rows:
-            print(f"  {split.name}: {counts['whitespace']} answer(s) off by whitespace and {counts['moved']} with a "
-                  f"misplaced answer_start were re-anchored to their text in the context.")
-            fixes = dict(fixed_rows)
-            column = [
-                {"text": a["text"], "answer_start": fixes.get(i, a["answer_start"])}
-                for i, a in enumerate(split.dataset[o.answers_column])
-            ]
-            return split.dataset.remove_columns(o.answers_column).add_column(o.answers_column, column)
-        return split.dataset
+            if starts != list(answers["answer_start"]) or texts != list(answers["text"]):
+                fixed_rows.append((row, {"text": texts, "answer_start": starts}))
+        if not fixed_rows:
+            return split.dataset
+        print(f"  {split.name}: {counts['whitespace']} answer(s) off by whitespace and {counts['moved']} with a "
+              f"misplaced answer_start were re-anchored to their text in the context.")
+        fixes = dict(fixed_rows)
+        column = [fixes.get(i, a) for i, a in enumerate(split.dataset[o.answers_column])]
+        return split.dataset.remove_columns(o.answers_column).add_column(o.answers_column, column)
 
     # -- encoding ---------------------------------------------------------------------------
     def encode(self, batch, indices, tokenizer, split):

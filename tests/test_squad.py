@@ -184,3 +184,19 @@ def test_a_v1_question_without_answer_or_with_an_answer_not_in_the_context_is_re
     empty = bad.remove_columns("answers").add_column("answers", [{"text": [], "answer_start": []}])
     with pytest.raises(InputError, match="q0 has no answer"):
         adapter.setup_labels({"train": RawSplit("train", empty, "file", "train.json")})
+
+
+def test_answers_off_by_whitespace_or_misplaced_are_re_anchored_to_their_text(capsys):
+    adapter = _adapter()
+    context = "The cat sat on the mat near the door."
+    examples = Dataset.from_dict({"id": ["a", "b", "c"], "question": ["q"] * 3, "context": [context] * 3, "answers": [
+        {"text": ["the mat "], "answer_start": [14]},  # offset on the space before, trailing space
+        {"text": ["the door"], "answer_start": [-1]},  # misplaced (as 200 answers of CMRC 2018 dev)
+        {"text": ["cat"], "answer_start": [4]},  # exact
+    ]})
+    split = RawSplit("train", examples, "file", "train.json")
+    adapter.setup_labels({"train": split})
+    assert split.dataset["answers"] == [{"text": ["the mat"], "answer_start": [15]},
+                                         {"text": ["the door"], "answer_start": [28]},
+                                         {"text": ["cat"], "answer_start": [4]}]
+    assert "1 answer(s) off by whitespace and 1 with a misplaced answer_start" in capsys.readouterr().out
