@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,18 +50,25 @@ def encode(adapter: Adapter, split: data_io.RawSplit, tokenizer: Any, config: Ru
          config.adapter, config.to_dict().get("data", {}).get("max_seq_length"),
          {k: v for k, v in config.to_dict().items() if k not in ("data", "train", "model", "run_name", "seed",
                                                                   "output_dir", "resume", "task")},
-         adapter.labels if hasattr(adapter, "labels") else None],
+         adapter.labels if hasattr(adapter, "labels") else None,
+         # The adapter's code too: a toolkit update that changes encoding must not reuse old features.
+         hashlib.sha256(inspect.getsource(type(adapter)).encode()).hexdigest()],
         sort_keys=True, default=str,
     )
-    features = split.dataset.map(
-        lambda batch, indices: adapter.encode(batch, indices, tokenizer, split.name),
+
+    def encode_batch(batch, indices):
+        features = adapter.encode(batch, indices, tokenizer, split.name)
+        features["length"] = [len(ids) for ids in features["input_ids"]]  # for length-grouped batches
+        return features
+
+    return split.dataset.map(
+        encode_batch,
         batched=True,
         with_indices=True,
         remove_columns=split.dataset.column_names,
         new_fingerprint=hashlib.sha256(key.encode()).hexdigest()[:32],
         desc=f"Tokenising {split.name}",
     )
-    return features.map(lambda f: {"length": len(f["input_ids"])}, new_fingerprint=hashlib.sha256((key + "len").encode()).hexdigest()[:32])
 
 
 def build(config: RunConfig, split_names: list[str], accelerator: Any = None, model_path: str | None = None,

@@ -11,7 +11,7 @@ from conftest import ROOT, run_cli
 
 def test_own_csv_with_string_labels_trains_and_exports(tiny_bert, tmp_path):
     result = run_cli("train", str(ROOT / "examples/reviews/reviews.yaml"), f"model={tiny_bert}", f"output_dir={tmp_path}",
-                     "run_name=reviews", "train.epochs=1")
+                     "run_name=reviews", "train.epochs=1", "data.max_seq_length=64")
     assert result.returncode == 0, result.stderr[-3000:]
     run = tmp_path / "reviews"
     summary = json.loads((run / "metrics.json").read_text())
