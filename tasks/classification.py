@@ -51,11 +51,11 @@ class ClassificationAdapter(Adapter):
     def _text_columns(self) -> list[str]:
         return [c for c in (self.options.text_column, self.options.text_pair_column) if c]
 
-    def _label_strings(self, split: RawSplit) -> list:
+    def _label_strings(self, dataset: Dataset) -> list:
         """The label column as text; hub ClassLabel ints become their names when those are our labels."""
         column = self.options.label_column
-        values = split.dataset[column]
-        feature = split.dataset.features[column]
+        values = dataset[column]
+        feature = dataset.features[column]
         if isinstance(feature, ClassLabel):
             use_names = self.labels is not None and set(feature.names) <= set(self.labels)
             return [feature.names[v] if use_names and v >= 0 else str(v) for v in values]
@@ -65,7 +65,6 @@ class ClassificationAdapter(Adapter):
         labelled = {}
         for name, split in splits.items():
             columns = split.dataset.column_names
-            has_label = self.options.label_column in columns and not is_test_split(self.config.data, name)
             is_test = is_test_split(self.config.data, name)
             wanted = self._text_columns() + ([] if is_test else [self.options.label_column])
             for column in wanted:
@@ -80,8 +79,8 @@ class ClassificationAdapter(Adapter):
                 for row, text in enumerate(split.dataset[column]):
                     if not isinstance(text, str):
                         raise InputError(f"{split.where(row)}: column '{column}' is empty or not text. Fill it in or remove the row.")
-            if has_label:
-                labelled[name] = (split, self._label_strings(split))
+            if not is_test:  # its label column was required above
+                labelled[name] = (split, self._label_strings(split.dataset))
         if self.options.regression:
             for split, values in labelled.values():
                 for row, value in enumerate(values):
@@ -149,8 +148,8 @@ class ClassificationAdapter(Adapter):
         return [self.labels[i] for i in logits.argmax(-1)]
 
     def _gold(self, examples: Dataset) -> list:
-        split = RawSplit("gold", examples, "file", "")
-        return [float(v) for v in self._label_strings(split)] if self.options.regression else self._label_strings(split)
+        values = self._label_strings(examples)
+        return [float(v) for v in values] if self.options.regression else values
 
     def score(self, predictions, examples):
         gold = self._gold(examples)

@@ -570,7 +570,7 @@ def test_hub_sst2_renames_and_maps_classlabel_to_ids(monkeypatch):
     adapter.setup_labels({"validation": split})
     assert adapter.labels == ["0", "1"]
     # negative/positive are not the configured labels ["0", "1"]: the ints become "0"/"1"
-    assert adapter._label_strings(split) == ["1", "0", "1", "0"]
+    assert adapter._label_strings(split.dataset) == ["1", "0", "1", "0"]
     assert adapter.score(["1", "0", "0", "0"], split.dataset) == {"accuracy": 0.75}
 
 
@@ -587,7 +587,7 @@ def test_hub_rte_classlabel_maps_to_names(monkeypatch):
     assert "index" in split.dataset.column_names
     adapter = registry.get(config)
     adapter.setup_labels({"train": split})
-    assert adapter._label_strings(split) == ["not_entailment", "entailment", "entailment"]
+    assert adapter._label_strings(split.dataset) == ["not_entailment", "entailment", "entailment"]
     assert adapter.score(["not_entailment", "entailment", "not_entailment"], split.dataset)["accuracy"] == pytest.approx(2 / 3)
 
 
@@ -605,7 +605,7 @@ def test_hub_mnli_mismatched_split_and_renames(monkeypatch):
     assert sorted(split.dataset.column_names) == ["gold_label", "index", "sentence1", "sentence2"]
     adapter = registry.get(config)
     adapter.setup_labels({"mismatched": split})
-    assert adapter._label_strings(split) == ["contradiction"]
+    assert adapter._label_strings(split.dataset) == ["contradiction"]
 
 
 def test_hub_failure_is_input_error(monkeypatch):
