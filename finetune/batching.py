@@ -59,9 +59,10 @@ class _LeftPaddedPositions:
         return batch
 
 
-def collator(tokenizer, on_gpu: bool):
+def collator(tokenizer, on_gpu: bool, collator_class=DataCollatorWithPadding):
+    """Dynamic padding with the adapter's transformers collator (token labels need their own)."""
     # Multiples of 8 let tensor cores work on GPU; on CPU every pad token is wasted time.
-    pad = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if on_gpu else None)
+    pad = collator_class(tokenizer, pad_to_multiple_of=8 if on_gpu else None)
     return _LeftPaddedPositions(pad) if tokenizer.padding_side == "left" else pad
 
 

@@ -85,7 +85,7 @@ def build(config: RunConfig, split_names: list[str], accelerator: Any = None, mo
             split = data_io.load_split(config.data, name)
             if split is not None:
                 splits[name] = split
-        tokenizer = models.load_tokenizer(path, config.trust_remote_code)
+        tokenizer = models.load_tokenizer(path, config.trust_remote_code, adapter.pretokenized_input)
         adapter.prepare_tokenizer(tokenizer)
         trained = is_trained_folder(path)
         if trained:

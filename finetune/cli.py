@@ -95,7 +95,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", help="official metrics of a predictions file, without a model")
     p.add_argument("task", metavar="TASK", help="a task name or config")
     p.add_argument("--predictions", required=True)
-    p.add_argument("--references", required=True)
+    p.add_argument("--references", help="the gold file (NER: optional when the predictions file holds gold and "
+                                        "predicted columns, as conlleval reads it)")
     p.add_argument("--null-odds", help="SQuAD v2: the null_odds.json that goes with the predictions (--na-prob-file)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help=USAGE_OVERRIDES)
     p.set_defaults(func=cmd_score)

@@ -39,7 +39,9 @@ class DataConfig:
     hub_config: str | None = None
     hub_splits: dict[str, str] = field(default_factory=dict)  # train/validation/... -> hub split name
     hub_rename: dict[str, str] = field(default_factory=dict)  # hub column -> the file's column name
-    format: Literal["auto", "csv", "tsv", "json", "jsonl", "squad"] = "auto"  # squad: the nested SQuAD JSON
+    # squad: the nested SQuAD JSON; conll: one token a line, 'word ... tag' columns (NER), auto for
+    # .conll .bio .iob .bmes .bioes
+    format: Literal["auto", "csv", "tsv", "json", "jsonl", "squad", "conll"] = "auto"
     header: bool = True  # delimited files without a header row (CoLA) set False and give column_names
     column_names: list[str] | None = None
     test_header: bool | None = None  # the test file's header, when it differs (CoLA's test has one)

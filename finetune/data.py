@@ -83,7 +83,13 @@ def file_format(config: DataConfig, path: str) -> str:
     suffix = Path(path).suffix.lower().lstrip(".")
     if suffix in ("csv", "tsv", "json", "jsonl", "squad"):
         return suffix
-    raise InputError(f"{path}: cannot tell the format from the name; set data.format to csv, tsv, json or jsonl.")
+    # Token-per-line NER files; .txt (CoNLL-2003's own name) is too common to guess: data.format=conll.
+    if suffix in ("conll", "bio", "iob", "bmes", "bioes"):
+        return "conll"
+    raise InputError(
+        f"{path}: cannot tell the format from the name; set data.format to csv, tsv, json, jsonl, squad "
+        f"or conll (one token a line, columns 'word ... tag', blank lines between sentences)."
+    )
 
 
 def _decode(path: str) -> str:
@@ -153,6 +159,10 @@ def _check_jsonl(path: str) -> list[int]:
 
 def read_file(config: DataConfig, path: str, split: str) -> tuple[Dataset, list[int] | None]:
     fmt = file_format(config, path)
+    if fmt == "conll":
+        from finetune.conll import read_conll  # conll.py reuses this module's _decode
+
+        return read_conll(path)
     if fmt in ("csv", "tsv"):
         is_test = is_test_split(config, split)
         has_header = config.test_header if is_test and config.test_header is not None else config.header

@@ -46,7 +46,8 @@ def _card(config: dict, summary: dict, adapter, folder_name: str) -> str:
     hyper = ", ".join(f"{k}={train[k]}" for k in ("epochs", "max_steps", "batch_size", "lr", "weight_decay", "warmup_ratio",
                                                    "scheduler", "grad_accum", "max_grad_norm", "precision") if k in train)
     model_class = adapter.model_class.__name__
-    usage = (f'from transformers import pipeline\npipe = pipeline("{pipeline_task}", model="{folder_name}")' if pipeline_task else
+    extra = "".join(f", {k}={v!r}" for k, v in adapter.pipeline_kwargs.items()).replace("'", '"')
+    usage = (f'from transformers import pipeline\npipe = pipeline("{pipeline_task}", model="{folder_name}"{extra})' if pipeline_task else
              f'from transformers import AutoTokenizer, {model_class}\ntokenizer = AutoTokenizer.from_pretrained("{folder_name}")\n'
              f'model = {model_class}.from_pretrained("{folder_name}")')
     return f"""---

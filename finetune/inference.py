@@ -45,7 +45,7 @@ def _run(config: RunConfig, model_path: str | None, split_names: list[str], give
     if not built.splits:
         raise InputError(f"{config.task}: none of the splits {', '.join(split_names)} is configured; set data.validation or --input.")
     model = accelerator.prepare(built.model)
-    collate = batching.collator(built.tokenizer, accelerator.device.type == "cuda")
+    collate = batching.collator(built.tokenizer, accelerator.device.type == "cuda", built.adapter.collator_class)
     size = eval_batch_size(config, accelerator.num_processes)
     results = {}
     for name, split in built.splits.items():
@@ -100,6 +100,7 @@ def predict(target: str, overrides: list[str], input_file: str | None = None, fl
         if not out:
             for path in written[:1]:  # the main file; companions (n-best) only with --out
                 sys.stdout.write(path.read_text())
+            _print_scores(result.metrics, sys.stderr)  # stdout holds the predictions
             return
         target = Path(out)  # exactly the name given: a.test.tsv stays a.test.tsv
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -107,9 +108,16 @@ def predict(target: str, overrides: list[str], input_file: str | None = None, fl
         for companion in written[1:]:
             shutil.move(str(companion), target.with_name(companion.name))
     print(f"Predictions for {len(examples)} examples: {target}")
+    _print_scores(result.metrics, sys.stdout)
 
 
-def score_file(task: str, predictions: str, references: str, overrides: list[str], null_odds: str | None = None) -> str:
+def _print_scores(metrics: dict[str, float], stream) -> None:
+    """A test file with gold labels (CoNLL-2003's, WNUT-17's) is scored as well."""
+    if metrics:
+        print("Scores against the file's own labels:\n" + json.dumps(metrics, indent=1), file=stream)
+
+
+def score_file(task: str, predictions: str, references: str | None, overrides: list[str], null_odds: str | None = None) -> str:
     """The task's official metrics of a predictions file against a reference file, with no model;
     prints (and returns) what the task's official evaluation script prints."""
     config = load_config(task, overrides)
@@ -117,6 +125,9 @@ def score_file(task: str, predictions: str, references: str, overrides: list[str
     for label, path in (("--predictions", predictions), ("--references", references), ("--null-odds", null_odds)):
         if path is not None and not Path(path).is_file():
             raise InputError(f"{label} {path}: no such file.")
-    text = adapter.score_files(Path(predictions), Path(references), Path(null_odds) if null_odds else None)
+    if references is None and not adapter.gold_in_predictions:
+        raise InputError(f"{config.task}: give the gold file with --references.")
+    text = adapter.score_files(Path(predictions), Path(references) if references else None,
+                               Path(null_odds) if null_odds else None)
     print(text)
     return text

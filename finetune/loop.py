@@ -104,7 +104,7 @@ class Trainer:
     def _prepare(self):
         acc, config, built = self.accelerator, self.config, self.built
         on_gpu = acc.device.type == "cuda"
-        collate = batching.collator(built.tokenizer, on_gpu)
+        collate = batching.collator(built.tokenizer, on_gpu, built.adapter.collator_class)
         drop = self.adapter.decode_columns
         loader, self.sampler = batching.train_loader(
             built.features["train"], config.train.batch_size, config.seed, config.train.group_by_length, collate, drop)

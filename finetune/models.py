@@ -39,8 +39,13 @@ def resolve(name: str) -> str:
     return name  # a hub id, for users who are online
 
 
-def load_tokenizer(path: str, trust_remote_code: bool = False) -> Any:
+def load_tokenizer(path: str, trust_remote_code: bool = False, pretokenized: bool = False) -> Any:
     tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    if pretokenized and getattr(tokenizer, "add_prefix_space", None) is False:
+        # Byte-level BPE (GPT-2) marks a word start by its leading space: words given one by one
+        # need it added, or " York" in a sentence and "York" as a given word tokenise differently.
+        # Reloaded rather than patched, so that a saved tokenizer keeps the setting.
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, add_prefix_space=True)
     if tokenizer.pad_token is None:
         # Decoders (GPT-2, Llama) ship without a pad token. Padding positions are masked and the
         # classifier pools the last non-pad token, so reusing end-of-sequence is safe.

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from datasets import Dataset
+from transformers import DataCollatorWithPadding
 
 from finetune.config import RunConfig
 from finetune.data import RawSplit
@@ -29,6 +30,10 @@ class Adapter:
     model_class: ClassVar[Any]  # a transformers Auto class, or a builder with from_pretrained
     pipeline_task: ClassVar[str | None] = None  # the transformers pipeline an export serves
     hub_tag: ClassVar[str | None] = None  # the model card's pipeline_tag (default: pipeline_task)
+    pipeline_kwargs: ClassVar[dict] = {}  # arguments the pipeline needs to give the toolkit's predictions
+    collator_class: ClassVar[Any] = DataCollatorWithPadding  # pads a batch of features (dynamic padding)
+    # Input already split into words (NER): byte-level BPE tokenizers (GPT-2) then need add_prefix_space.
+    pretokenized_input: ClassVar[bool] = False
     output_keys: ClassVar[tuple[str, ...]] = ("logits",)  # model outputs decode needs
     # Feature columns batched but not given to the model (the adapter's loss reads the labels).
     feature_keys: ClassVar[tuple[str, ...]] = ("example_index", "labels")
@@ -85,7 +90,9 @@ class Adapter:
     primary_metric: str = "loss"
     greater_is_better: bool = True
 
-    def score_files(self, predictions: Path, references: Path, null_odds: Path | None = None) -> str:
+    gold_in_predictions: ClassVar[bool] = False  # a predictions file can carry the gold too (conlleval's columns)
+
+    def score_files(self, predictions: Path, references: Path | None, null_odds: Path | None = None) -> str:
         """`python -m finetune score`: the official metrics of a predictions file, as text."""
         raise NotImplementedError
 

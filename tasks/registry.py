@@ -11,6 +11,7 @@ from finetune.errors import InputError
 ADAPTERS = {
     "classification": "tasks.classification:ClassificationAdapter",
     "squad": "tasks.squad:SquadAdapter",
+    "ner": "tasks.ner:NerAdapter",
 }
 
 
