@@ -100,7 +100,7 @@ def predict(target: str, overrides: list[str], input_file: str | None = None, fl
         if not out:
             for path in written[:1]:  # the main file; companions (n-best) only with --out
                 sys.stdout.write(path.read_text())
-            _print_scores(result.metrics, sys.stderr)  # stdout holds the predictions
+            _print_scores(result.metrics, built.adapter, sys.stderr)  # stdout holds the predictions
             return
         target = Path(out)  # exactly the name given: a.test.tsv stays a.test.tsv
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -108,13 +108,15 @@ def predict(target: str, overrides: list[str], input_file: str | None = None, fl
         for companion in written[1:]:
             shutil.move(str(companion), target.with_name(companion.name))
     print(f"Predictions for {len(examples)} examples: {target}")
-    _print_scores(result.metrics, sys.stdout)
+    _print_scores(result.metrics, built.adapter, sys.stdout)
 
 
-def _print_scores(metrics: dict[str, float], stream) -> None:
+def _print_scores(metrics: dict[str, float], adapter, stream) -> None:
     """A test file with gold labels (CoNLL-2003's, WNUT-17's) is scored as well."""
-    if metrics:
-        print("Scores against the file's own labels:\n" + json.dumps(metrics, indent=1), file=stream)
+    headline = adapter.headline_metrics
+    shown = {k: v for k, v in metrics.items() if headline is None or k in headline}
+    if shown:
+        print("Scores against the file's own labels: " + ", ".join(f"{k}={v:.4f}" for k, v in shown.items()), file=stream)
 
 
 def score_file(task: str, predictions: str, references: str | None, overrides: list[str], null_odds: str | None = None) -> str:

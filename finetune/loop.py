@@ -316,7 +316,8 @@ class Trainer:
         if self.main:
             self.run.metrics.write_text(json.dumps(summary, indent=1))
             plot_curves(self.log, self.adapter.primary_metric, self.run.curves)
-            shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items())
+            headline = self.adapter.headline_metrics
+            shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if headline is None or k in headline)
             print(f"Dev metrics (best, step {pos.best_step}): {shown or 'none (no dev set)'}")
             print(f"Run folder: {self.run.root}")
 

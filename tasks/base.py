@@ -88,6 +88,7 @@ class Adapter:
         raise NotImplementedError
 
     primary_metric: str = "loss"
+    headline_metrics: ClassVar[tuple[str, ...] | None] = None  # shown in one-line summaries (None: all)
     greater_is_better: bool = True
 
     gold_in_predictions: ClassVar[bool] = False  # a predictions file can carry the gold too (conlleval's columns)

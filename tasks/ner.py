@@ -93,6 +93,7 @@ class NerAdapter(Adapter):
     pretokenized_input = True
     decode_columns = ("word_index",)
     primary_metric = "f1"
+    headline_metrics = ("precision", "recall", "f1", "accuracy", "loss")  # per type: metrics.json, the model card
     gold_in_predictions = True
 
     def __init__(self, config):
@@ -188,9 +189,6 @@ class NerAdapter(Adapter):
         o = self.options
         max_length = self.config.data.max_seq_length
         encoded = tokenizer(batch[o.tokens_column], is_split_into_words=True, truncation=False)
-        label2id = {label: i for i, label in enumerate(self.labels)}
-        # On a word's later subwords (label_all_tokens) a B- tag continues the entity: I-.
-        inside = [label2id.get("I-" + label[2:], i) if label.startswith("B-") else i for i, label in enumerate(self.labels)]
         all_tags = batch.get(o.tags_column)
         token_keys = [key for key in encoded.keys() if key != "length"]
         out: dict[str, list] = {key: [] for key in token_keys + ["example_index", "word_index", "labels"]}
@@ -205,15 +203,7 @@ class NerAdapter(Adapter):
                 raise InputError(f"data.max_seq_length={max_length} leaves {room} tokens a window after the special "
                                  f"tokens, not more than stride={stride}. Raise max_seq_length or lower stride.")
             word_index = [w if k == 0 or body[k - 1] != w else CONTINUATION for k, w in enumerate(body)]
-            tags = all_tags[i] if all_tags is not None else None
-            labels = []
-            for k, w in enumerate(body):
-                if tags is None:
-                    labels.append(IGNORED)
-                elif word_index[k] >= 0:
-                    labels.append(label2id[tags[w]])
-                else:
-                    labels.append(inside[label2id[tags[w]]] if o.label_all_tokens else IGNORED)
+            labels = self._subword_labels(body, word_index, all_tags[i]) if all_tags is not None else [IGNORED] * len(body)
             starts = window_starts(len(body), room, stride)
             # A subword belongs to the window its word's first subword belongs to.
             first_of = {}
@@ -234,6 +224,21 @@ class NerAdapter(Adapter):
         if all_tags is None:  # unlabelled text (a test file of words only)
             del out["labels"]
         return out
+
+    def _subword_labels(self, body: list[int], word_index: list[int], tags: list[str]) -> list[int]:
+        """The label of every subword: its word's tag on the first, IGNORED (or, with
+        label_all_tokens, the tag with B- turned into I-: the entity goes on) on the others."""
+        label2id = {label: i for i, label in enumerate(self.labels)}
+        labels = []
+        for w, index in zip(body, word_index):
+            tag = tags[w]
+            if index >= 0:
+                labels.append(label2id[tag])
+            elif self.options.label_all_tokens:
+                labels.append(label2id.get("I-" + tag[2:], label2id[tag]) if tag.startswith("B-") else label2id[tag])
+            else:
+                labels.append(IGNORED)
+        return labels
 
     def loss(self, outputs, batch):
         logits = outputs.logits.float()

@@ -142,6 +142,19 @@ def run_cli(*args: str, env: dict | None = None, timeout: int = 300, launcher: l
     return subprocess.run(command, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout)
 
 
+def shown_entities(stdout: str) -> list[list[tuple[str, int, int]]]:
+    """(type, start, end) of the entities `predict --text` printed, one list a text."""
+    entities: list[list[tuple[str, int, int]]] = []
+    for line in stdout.rstrip("\n").split("\n"):
+        if not line.startswith("  "):
+            entities.append([])
+        elif line.strip() != "(no entities)":
+            kind, span, _ = line.strip().split("\t")
+            start, end = span.split("-")
+            entities[-1].append((kind, int(start), int(end)))
+    return entities
+
+
 @pytest.fixture(scope="session")
 def real_data() -> Path:
     folder = os.environ.get("FINETUNE_DATA")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from datasets import Dataset
 
-from conftest import run_cli
+from conftest import run_cli, shown_entities
 from finetune.config import load_config
 from finetune.data import RawSplit
 from tasks.ner import CONTINUATION, IGNORED, SPECIAL, NerAdapter, entity_spans, owner_windows, window_starts
@@ -275,7 +275,7 @@ def test_training_learns_the_entities_and_writes_conlleval_columns(trained_ner, 
 def test_predict_scores_a_labelled_test_file_and_tags_typed_text(trained_ner):
     result = run_cli("predict", str(trained_ner))
     assert result.returncode == 0, result.stderr
-    assert '"f1"' in result.stderr and result.stdout.count("\n\n") == 10
+    assert "f1=1.0000" in result.stderr and result.stdout.count("\n\n") == 10
     typed = run_cli("predict", str(trained_ner), "--text", "john smith met mary in paris.")
     assert typed.returncode == 0, typed.stderr
     assert typed.stdout.split("\n")[1:4] == ["  PER\t0-10\tjohn smith", "  PER\t15-19\tmary", "  LOC\t23-28\tparis"]
@@ -287,11 +287,11 @@ def test_export_gives_the_toolkit_entities_through_the_pipeline(trained_ner, tmp
     exported = tmp_path / "export"
     assert run_cli("export", str(trained_ner), "--out", str(exported)).returncode == 0
     assert 'aggregation_strategy="first"' in (exported / "README.md").read_text()
-    adapter = NerAdapter(load_config(str(exported / "finetune.yaml")))
     texts = ["john smith met mary in paris.", "the newcastle mary jones visited london and berlin today"]
     typed = run_cli("predict", str(exported), *[a for t in texts for a in ("--text", t)])
     assert typed.returncode == 0, typed.stderr
-    toolkit = _parse_shown(typed.stdout, len(texts))
+    toolkit = shown_entities(typed.stdout)
+    assert len(toolkit) == len(texts)
     for strategy in ("simple", "first"):
         pipe = pipeline("token-classification", model=str(exported), aggregation_strategy=strategy)
         for text, expected in zip(texts, toolkit):
@@ -299,21 +299,6 @@ def test_export_gives_the_toolkit_entities_through_the_pipeline(trained_ner, tmp
             if strategy == "simple" and "newcastle" in text:
                 continue  # "simple" tags subwords one by one: equal only when every word is one token
             assert found == expected, (strategy, text)
-    assert adapter.options.split_text == "words"
-
-
-def _parse_shown(stdout: str, count: int) -> list[list[tuple[str, int, int]]]:
-    entities, current = [], None
-    for line in stdout.rstrip("\n").split("\n"):
-        if not line.startswith("  "):
-            current = []
-            entities.append(current)
-        elif line.strip() != "(no entities)":
-            kind, span, _ = line.strip().split("\t")
-            start, end = span.split("-")
-            current.append((kind, int(start), int(end)))
-    assert len(entities) == count
-    return entities
 
 
 @pytest.mark.parametrize("decoder", ["tiny_gpt2", "tiny_llama"])
@@ -332,3 +317,26 @@ def test_decoders_train_for_token_classification(decoder, request, tmp_path):
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "runs" / "ner" / "metrics.json").read_text())["metrics"]
     assert metrics["f1"] >= 0.9
+
+
+# -- bad input: exit status 2, the file and line named --------------------------------------------
+@pytest.mark.parametrize("damage, expected", [
+    ("columns", r"dev\.conll, line 4: 3 columns"),
+    ("unknown tag", r"dev\.conll, line 2: tag 'B-ORG' is not among the labels"),
+    ("malformed tag", r"dev\.conll, line 3: .*'PERSON'"),
+    ("empty", r"dev\.conll: the file is empty"),
+])
+def test_bad_ner_files_exit_2_naming_file_and_line(damage, expected, ner_bert, ner_data, tmp_path):
+    import re
+
+    dev = tmp_path / "dev.conll"
+    text = {"columns": "john\tB-PER\nmet\tO\n\nparis\tB-LOC\tx\n",
+            "unknown tag": "john\tB-PER\nacme\tB-ORG\n",
+            "malformed tag": "john\tB-PER\n\nmary\tPERSON\n",
+            "empty": ""}[damage]
+    dev.write_text(text, encoding="utf-8")
+    result = run_cli("train", "wnut17", *ner_args(ner_data, ner_bert, tmp_path / "runs", data__validation=dev))
+    assert result.returncode == 2, result.stderr
+    assert re.search(expected, result.stderr), result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists()  # nothing started
