@@ -80,7 +80,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("target", metavar="RUN_OR_MODEL")
     p.add_argument("overrides", nargs="*", metavar="key=value", help=USAGE_OVERRIDES)
     p.add_argument("--input", help="a data file in the task's format (default: the config's data.test)")
-    p.add_argument("--text", action="append", help="a text to classify (repeatable)")
+    p.add_argument("--text", action="append", help="a text to classify, or to tag (NER: entities with character spans); repeatable")
     p.add_argument("--text-pair", action="append", help="the second text of a pair (one per --text)")
     p.add_argument("--question", action="append", help="span QA: a question (repeatable, one --context each)")
     p.add_argument("--context", action="append", help="span QA: the passage that holds the answer")

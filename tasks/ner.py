@@ -25,7 +25,7 @@ from typing import Literal
 
 import numpy as np
 import torch.nn.functional as F
-from datasets import ClassLabel, Dataset, Sequence
+from datasets import ClassLabel, Dataset
 from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification
 
 from finetune import conll
@@ -116,10 +116,9 @@ class NerAdapter(Adapter):
         """A column of lists of strings; a hub ClassLabel sequence (ner_tags) becomes its names."""
         feature = split.dataset.features[column]
         values = split.dataset[column]
-        if isinstance(feature, Sequence) and isinstance(feature.feature, ClassLabel):
-            return [[feature.feature.names[v] for v in row] for row in values]
-        if isinstance(feature, list) and feature and isinstance(feature[0], ClassLabel):
-            return [[feature[0].names[v] for v in row] for row in values]
+        inner = feature[0] if isinstance(feature, list) and feature else getattr(feature, "feature", None)
+        if isinstance(inner, ClassLabel):  # a list of class ids, as datasets stores the hub's ner_tags
+            return [[inner.names[v] for v in row] for row in values]
         for row, value in enumerate(values):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise InputError(f"{split.where(row)}: column '{column}' must be a list of strings, got {value!r}.")

@@ -340,3 +340,30 @@ def test_bad_ner_files_exit_2_naming_file_and_line(damage, expected, ner_bert, n
     assert re.search(expected, result.stderr), result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "runs").exists()  # nothing started
+
+
+def test_jsonl_rows_and_hub_class_ids_are_read_and_checked(tmp_path):
+    from datasets import ClassLabel, Features, Sequence, Value
+
+    from finetune.config import DataConfig
+    from finetune.data import read_file
+    from finetune.errors import InputError
+
+    path = tmp_path / "train.jsonl"
+    path.write_text('{"tokens": ["john", "smith"], "tags": ["B-PER", "I-PER"]}\n\n'
+                    '{"tokens": ["in", "paris"], "tags": ["O", "B-LOC"]}\n', encoding="utf-8")
+    dataset, lines = read_file(DataConfig(), str(path), "train")
+    adapter = NerAdapter(load_config("wnut17", ["tag_scheme=auto"]))
+    adapter.setup_labels({"train": RawSplit("train", dataset, "file", str(path), lines)})
+    assert adapter.labels == ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+    # The hub stores ner_tags as class ids with their names in the features.
+    features = Features({"tokens": Sequence(Value("string")),
+                         "tags": Sequence(ClassLabel(names=["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]))})
+    hub = Dataset.from_dict({"tokens": [["mary", "in", "berlin"]], "tags": [[1, 0, 3]]}, features=features)
+    split = RawSplit("validation", hub, "hub", "eriktks/conll2003:validation")
+    adapter.setup_labels({"validation": split})
+    assert split.dataset["tags"] == [["B-PER", "O", "B-LOC"]]
+    path.write_text('{"tokens": ["john"], "tags": ["B-PER"]}\n{"tokens": ["a", "b"], "tags": ["O"]}\n', encoding="utf-8")
+    dataset, lines = read_file(DataConfig(), str(path), "train")
+    with pytest.raises(InputError, match=r"train\.jsonl, line 2: 2 tokens but 1 tags"):
+        adapter.setup_labels({"train": RawSplit("train", dataset, "file", str(path), lines)})
