@@ -113,10 +113,8 @@ def predict(target: str, overrides: list[str], input_file: str | None = None, fl
 
 def _print_scores(metrics: dict[str, float], adapter, stream) -> None:
     """A test file with gold labels (CoNLL-2003's, WNUT-17's) is scored as well."""
-    headline = adapter.headline_metrics
-    shown = {k: v for k, v in metrics.items() if headline is None or k in headline}
-    if shown:
-        print("Scores against the file's own labels: " + ", ".join(f"{k}={v:.4f}" for k, v in shown.items()), file=stream)
+    if metrics:
+        print(f"Scores against the file's own labels: {adapter.headline(metrics)}", file=stream)
 
 
 def score_file(task: str, predictions: str, references: str | None, overrides: list[str], null_odds: str | None = None) -> str:

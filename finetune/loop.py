@@ -316,8 +316,7 @@ class Trainer:
         if self.main:
             self.run.metrics.write_text(json.dumps(summary, indent=1))
             plot_curves(self.log, self.adapter.primary_metric, self.run.curves)
-            headline = self.adapter.headline_metrics
-            shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if headline is None or k in headline)
+            shown = self.adapter.headline(metrics)
             print(f"Dev metrics (best, step {pos.best_step}): {shown or 'none (no dev set)'}")
             print(f"Run folder: {self.run.root}")
 

@@ -89,6 +89,11 @@ class Adapter:
 
     primary_metric: str = "loss"
     headline_metrics: ClassVar[tuple[str, ...] | None] = None  # shown in one-line summaries (None: all)
+
+    def headline(self, metrics: dict[str, float]) -> str:
+        """`key=value, ...` of the headline metrics, for one-line summaries."""
+        keys = self.headline_metrics
+        return ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if keys is None or k in keys)
     greater_is_better: bool = True
 
     gold_in_predictions: ClassVar[bool] = False  # a predictions file can carry the gold too (conlleval's columns)

@@ -75,6 +75,14 @@ def owner_windows(positions: list[int], starts: list[int], room: int, length: in
     return owners
 
 
+def as_bio(tags: list[list[str]], scheme: str, name: str) -> list[list[str]]:
+    """Sentences of tags in `scheme` as BIO; a conversion is said, so a user knows it happened."""
+    if scheme == "bio":
+        return tags
+    print(f"  {name}: tags read as {scheme.upper()} and converted to BIO.", file=sys.stderr)
+    return [ner_metrics.to_bio(sentence, scheme) for sentence in tags]
+
+
 def entity_spans(tags: list[str], spans: list[tuple[int, int]], text: str) -> list[dict]:
     """Entities of tagged words with character spans, keyed as the token-classification pipeline's
     aggregated output (entity_group, start, end, word)."""
@@ -171,10 +179,7 @@ class NerAdapter(Adapter):
                 if problem:
                     raise InputError(f"{self._token_where(split, row, k)}: {problem} (tag_scheme={scheme}). Fix the tag"
                                      + (", or set tag_scheme=bio|iob1|bioes." if self.options.tag_scheme == "auto" else "."))
-        if scheme == "bio":
-            return tags
-        print(f"  {split.name}: tags read as {scheme.upper()} and converted to BIO.", file=sys.stderr)
-        return [ner_metrics.to_bio(sentence, scheme) for sentence in tags]
+        return as_bio(tags, scheme, split.name)
 
     def restore_labels(self, model_config) -> None:
         self.labels = [model_config.id2label[i] for i in range(model_config.num_labels)]
@@ -291,11 +296,8 @@ class NerAdapter(Adapter):
                 raise InputError(f"{references}: no tag column; the references need `word tag` columns.")
             gold, predicted = reference_set["tags"], predicted_set["tags"]
             _check_aligned(predictions, references, predicted_set, reference_set, predicted_lines)
-        for name, sentences in (("gold", gold), ("predicted", predicted)):
-            scheme = ner_metrics.detect_scheme(sentences)
-            if scheme != "bio":
-                print(f"  {name} tags read as {scheme.upper()} and converted to BIO.", file=sys.stderr)
-                sentences[:] = [ner_metrics.to_bio(s, scheme) for s in sentences]
+        gold = as_bio(gold, ner_metrics.detect_scheme(gold), "gold")
+        predicted = as_bio(predicted, ner_metrics.detect_scheme(predicted), "predicted")
         return ner_metrics.conlleval_report(ner_metrics.score(gold, predicted))
 
     # -- command line -----------------------------------------------------------------------
