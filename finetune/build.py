@@ -58,7 +58,8 @@ def encode(adapter: Adapter, split: data_io.RawSplit, tokenizer: Any, config: Ru
 
     def encode_batch(batch, indices):
         features = adapter.encode(batch, indices, tokenizer, split.name)
-        features["length"] = [len(ids) for ids in features["input_ids"]]  # for length-grouped batches
+        if "length" not in features:  # for length-grouped batches (multiple choice gives its own)
+            features["length"] = [len(ids) for ids in features["input_ids"]]
         return features
 
     return split.dataset.map(

@@ -45,7 +45,8 @@ def cmd_evaluate(args) -> None:
 def cmd_predict(args) -> None:
     from finetune.inference import predict
 
-    flags = {"text": args.text, "text_pair": args.text_pair, "question": args.question, "context": args.context}
+    flags = {"text": args.text, "text_pair": args.text_pair, "question": args.question, "context": args.context,
+             "choice": args.choice}
     predict(args.target, args.overrides, input_file=args.input, flags={k: v for k, v in flags.items() if v}, out=args.out)
 
 
@@ -83,7 +84,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--text", action="append", help="a text to classify, or to tag (NER: entities with character spans); repeatable")
     p.add_argument("--text-pair", action="append", help="the second text of a pair (one per --text)")
     p.add_argument("--question", action="append", help="span QA: a question (repeatable, one --context each)")
-    p.add_argument("--context", action="append", help="span QA: the passage that holds the answer")
+    p.add_argument("--context", action="append", help="span QA: the passage that holds the answer; multiple choice: "
+                                                      "the context the endings continue")
+    p.add_argument("--choice", action="append", help="multiple choice: an ending to choose from (repeat for each)")
     p.add_argument("--out", help="write the predictions here instead of printing them")
     p.set_defaults(func=cmd_predict)
 

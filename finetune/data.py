@@ -107,6 +107,17 @@ def _decode(path: str) -> str:
     return text
 
 
+def _header_names(path: str, row: list[str]) -> list[str]:
+    """Column names of a header row; an empty one (SWAG's CSV starts with an unnamed index column)
+    is named as pandas names it, `Unnamed: <position>`."""
+    names = [name or f"Unnamed: {i}" for i, name in enumerate(row)]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InputError(f"{path}, line 1: the header names column(s) {', '.join(map(repr, repeated))} more than once. "
+                         f"Give every column its own name.")
+    return names
+
+
 def _check_delimited(path: str, fmt: str, header: bool, column_names: list[str] | None) -> tuple[list[str], list[int]]:
     """Field counts of every row; returns (columns, file line of each data row)."""
     text = _decode(path)
@@ -126,7 +137,7 @@ def _check_delimited(path: str, fmt: str, header: bool, column_names: list[str] 
             if columns is None:
                 if not header:
                     raise InputError(f"{path}: data.header is false, so give the columns in data.column_names.")
-                columns = row
+                columns = _header_names(path, row)
                 continue
             if len(row) != len(columns):
                 raise InputError(
@@ -171,7 +182,7 @@ def read_file(config: DataConfig, path: str, split: str) -> tuple[Dataset, list[
         dataset = load_dataset(
             "csv", data_files=path, split="train", delimiter="\t" if fmt == "tsv" else ",",
             quoting=csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL,
-            header=0 if has_header else None, column_names=None if has_header else columns,
+            header=0 if has_header else None, column_names=columns,  # the checked names, also for the header
             # Every column as text: labels like "0" must not become ints, nor sentences "NA" nulls.
             features=Features({name: Value("string") for name in columns}),
             na_filter=False, keep_default_na=False, encoding="utf-8-sig",

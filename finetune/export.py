@@ -27,7 +27,7 @@ def _threshold_line(config: dict) -> str:
             f"best on dev (stored in `{RUN_CONFIG_NAME}` as `null_threshold`).")
 
 
-def _card(config: dict, summary: dict, adapter, folder_name: str) -> str:
+def _card(config: dict, summary: dict, adapter, folder: Path, folder_name: str) -> str:
     pipeline_task = adapter.pipeline_task
     metrics = summary.get("metrics", {})
     train = config.get("train", {})
@@ -47,7 +47,7 @@ def _card(config: dict, summary: dict, adapter, folder_name: str) -> str:
                                                    "scheduler", "grad_accum", "max_grad_norm", "precision") if k in train)
     model_class = adapter.model_class.__name__
     extra = "".join(f", {k}={v!r}" for k, v in adapter.pipeline_kwargs.items()).replace("'", '"')
-    usage = (f'from transformers import pipeline\npipe = pipeline("{pipeline_task}", model="{folder_name}"{extra})' if pipeline_task else
+    usage = adapter.card_usage(folder, folder_name) or (f'from transformers import pipeline\npipe = pipeline("{pipeline_task}", model="{folder_name}"{extra})' if pipeline_task else
              f'from transformers import AutoTokenizer, {model_class}\ntokenizer = AutoTokenizer.from_pretrained("{folder_name}")\n'
              f'model = {model_class}.from_pretrained("{folder_name}")')
     return f"""---
@@ -109,7 +109,7 @@ def export(run: str, out: str | None = None) -> Path:
     if chosen:
         config.update(chosen)
         (tmp / RUN_CONFIG_NAME).write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
-    (tmp / "README.md").write_text(_card(config, summary, adapter, target.name))
+    (tmp / "README.md").write_text(_card(config, summary, adapter, tmp, target.name))
     publish(tmp, target)
     print(f"Exported {run_dir} -> {target}")
     return target

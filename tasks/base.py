@@ -111,6 +111,11 @@ class Adapter:
         files, e.g. SQuAD's nbest); returns the files written."""
         raise NotImplementedError
 
+    def card_usage(self, folder: Path, name: str) -> str | None:
+        """Python for the model card that uses an exported folder (`folder`, to be published as
+        `name`) with plain transformers, for tasks no pipeline serves; None: the pipeline call."""
+        return None
+
     def show(self, examples: Dataset, predictions: list) -> list[str]:
         """One readable line per prediction, for examples typed on the command line."""
         return [str(p) for p in predictions]

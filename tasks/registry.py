@@ -12,6 +12,7 @@ ADAPTERS = {
     "classification": "tasks.classification:ClassificationAdapter",
     "squad": "tasks.squad:SquadAdapter",
     "ner": "tasks.ner:NerAdapter",
+    "multiple_choice": "tasks.multiple_choice:MultipleChoiceAdapter",
 }
 
 

