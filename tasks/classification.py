@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ from transformers import AutoModelForSequenceClassification
 
 from finetune.data import RawSplit, is_test_split, read_file
 from finetune.errors import InputError
+from finetune import prediction_tsv
 from finetune.metrics import glue as glue_metrics
 from tasks.base import Adapter
 
@@ -162,10 +162,7 @@ class ClassificationAdapter(Adapter):
         return glue_metrics.compute(self.options.metrics, pred_array, gold_array)
 
     def _index(self, examples: Dataset) -> list[str]:
-        column = self.options.index_column
-        if column and column in examples.column_names:
-            return [str(v) for v in examples[column]]
-        return [str(i) for i in range(len(examples))]
+        return prediction_tsv.index_values(examples, self.options.index_column)
 
     def has_gold(self, examples, split):
         return self.options.label_column in examples.column_names and not is_test_split(self.config.data, split)
@@ -189,16 +186,11 @@ class ClassificationAdapter(Adapter):
         return Dataset.from_dict(columns)
 
     def write_predictions(self, folder: Path, name: str, examples, predictions):
-        path = folder / f"{name}.tsv"
         has_gold = self.options.label_column in examples.column_names
         gold = self._gold(examples) if has_gold else None
-        with path.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\", lineterminator="\n")
-            writer.writerow(["index", "prediction"] + (["label"] if has_gold else []))
-            for i, (index, prediction) in enumerate(zip(self._index(examples), predictions)):
-                shown = f"{prediction:.3f}" if self.options.regression else prediction
-                writer.writerow([index, shown] + ([gold[i]] if has_gold else []))
-        return [path]
+        rows = [[index, f"{prediction:.3f}" if self.options.regression else prediction] + ([gold[i]] if has_gold else [])
+                for i, (index, prediction) in enumerate(zip(self._index(examples), predictions))]
+        return [prediction_tsv.write(folder / f"{name}.tsv", ["index", "prediction"] + (["label"] if has_gold else []), rows)]
 
     def score_files(self, predictions, references, null_odds=None):
         if null_odds is not None:
@@ -210,26 +202,15 @@ class ClassificationAdapter(Adapter):
 
     def read_predictions(self, path: Path, examples: Dataset) -> list:
         """Predictions from a file in write_predictions' format, in the order of `examples`."""
-        try:
-            rows = list(csv.DictReader(path.open(encoding="utf-8-sig"), delimiter="\t", quoting=csv.QUOTE_NONE))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: cannot read it ({exc}). Give a TSV with columns index and prediction.") from exc
-        if not rows or not {"index", "prediction"} <= set(rows[0]):
-            raise InputError(f"{path}: needs a header with columns 'index' and 'prediction' (tab-separated).")
-        by_index = {}
-        for line, row in enumerate(rows, start=2):
-            value = row["prediction"]
+        def parse(value: str, line: int):
             if self.options.regression:
                 try:
-                    value = float(value)
+                    return float(value)
                 except (TypeError, ValueError):
                     raise InputError(f"{path}, line {line}: prediction '{value}' is not a number.") from None
-            elif value not in self.labels:
+            if value not in self.labels:
                 raise InputError(f"{path}, line {line}: prediction '{value}' is not one of the labels {self.labels}. "
                                  f"Write the label strings the task uses (as in its dev file).")
-            by_index[row["index"]] = value
-        wanted = self._index(examples)
-        missing = [i for i in wanted if i not in by_index]
-        if missing:
-            raise InputError(f"{path}: no prediction for {len(missing)} reference example(s), e.g. index {missing[0]}.")
-        return [by_index[i] for i in wanted]
+            return value
+
+        return prediction_tsv.read(path, self._index(examples), parse)

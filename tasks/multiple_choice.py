@@ -18,7 +18,6 @@ and the start of the ending), or JSONL with a `choices` list (choices_column).
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from datasets import Dataset
 
+from finetune import prediction_tsv
 from finetune.data import RawSplit, is_test_split, read_file
 from finetune.errors import InputError
 from finetune.heads import LikelihoodChoiceScorer, MultipleChoiceModel
@@ -242,23 +242,15 @@ class MultipleChoiceAdapter(Adapter):
         predicted = np.asarray([p["choice"] for p in predictions])
         return glue_metrics.compute(["accuracy"], predicted, np.asarray(self._gold(examples)))
 
-    def _index(self, examples: Dataset) -> list[str]:
-        column = self.options.index_column
-        if column and column in examples.column_names:
-            return [str(v) for v in examples[column]]
-        return [str(i) for i in range(len(examples))]
-
     def write_predictions(self, folder: Path, name: str, examples, predictions):
         """TSV: index, the chosen ending's index, the gold index (when known), each choice's score."""
-        path = folder / f"{name}.tsv"
         gold = self._gold(examples) if self.has_gold(examples, "validation") else None
         choices = len(predictions[0]["scores"]) if predictions else self.options.num_choices
-        with path.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\", lineterminator="\n")
-            writer.writerow(["index", "prediction"] + (["label"] if gold else []) + [f"score{i}" for i in range(choices)])
-            for row, (index, p) in enumerate(zip(self._index(examples), predictions)):
-                writer.writerow([index, p["choice"]] + ([gold[row]] if gold else []) + [f"{s:.5f}" for s in p["scores"]])
-        return [path]
+        header = ["index", "prediction"] + (["label"] if gold else []) + [f"score{i}" for i in range(choices)]
+        indices = prediction_tsv.index_values(examples, self.options.index_column)
+        rows = [[index, p["choice"]] + ([gold[row]] if gold else []) + [f"{s:.5f}" for s in p["scores"]]
+                for row, (index, p) in enumerate(zip(indices, predictions))]
+        return [prediction_tsv.write(folder / f"{name}.tsv", header, rows)]
 
     def score_files(self, predictions, references, null_odds=None):
         if null_odds is not None:
@@ -267,28 +259,17 @@ class MultipleChoiceAdapter(Adapter):
         self.setup_labels({"validation": RawSplit("validation", dataset, "file", str(references), lines)})
         if not self.has_gold(dataset, "validation"):
             raise InputError(f"{references}: no '{self.options.label_column}' column with a label on every row.")
-        chosen = self._read_choices(predictions, self._index(dataset))
+
+        def parse(value: str, line: int) -> int:
+            choice = self._label(value)
+            if choice is None or not 0 <= choice < self.options.num_choices:
+                raise InputError(f"{predictions}, line {line}: prediction {value!r} is not a choice index "
+                                 f"0..{self.options.num_choices - 1}.")
+            return choice
+
+        chosen = prediction_tsv.read(predictions, prediction_tsv.index_values(dataset, self.options.index_column), parse)
         metrics = self.score([{"choice": c} for c in chosen], dataset)
         return json.dumps({"task": self.config.task, "examples": len(dataset), "metrics": metrics}, indent=1)
-
-    def _read_choices(self, path: Path, wanted: list[str]) -> list[int]:
-        try:
-            rows = list(csv.DictReader(path.open(encoding="utf-8-sig"), delimiter="\t", quoting=csv.QUOTE_NONE))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: cannot read it ({exc}). Give a TSV with columns index and prediction.") from exc
-        if not rows or not {"index", "prediction"} <= set(rows[0]):
-            raise InputError(f"{path}: needs a header with columns 'index' and 'prediction' (tab-separated).")
-        by_index = {}
-        for line, row in enumerate(rows, start=2):
-            choice = self._label(row["prediction"])
-            if choice is None or not 0 <= choice < self.options.num_choices:
-                raise InputError(f"{path}, line {line}: prediction {row['prediction']!r} is not a choice index "
-                                 f"0..{self.options.num_choices - 1}.")
-            by_index[row["index"]] = choice
-        missing = [i for i in wanted if i not in by_index]
-        if missing:
-            raise InputError(f"{path}: no prediction for {len(missing)} reference example(s), e.g. index {missing[0]}.")
-        return [by_index[i] for i in wanted]
 
     def card_usage(self, folder: Path, name: str) -> str:
         config = json.loads((folder / "config.json").read_text())

@@ -2,13 +2,14 @@
 
 No SQuAD training file is available offline, so the runs train on some articles of the dev files
 and evaluate on other articles, disjoint by title from everything trained on:
-- v1.1: trains on the first 1,500 questions of the 13 articles that only v1.1 dev has, evaluates on
+- v1.1: trains on the first 1,000 questions of the 13 articles that only v1.1 dev has, evaluates on
   300 questions of the last articles;
-- v2.0: continues from that v1.1 model (span finding first, then no-answer detection: 1,000
-  questions are too few to learn both from scratch, which collapses to "always no answer") on 1,000
-  questions of v2 articles, and evaluates on 300 questions of v2 articles neither run trained on.
-Bounds calibrated on this machine (2 CPU cores): v1.1 reached EM 14.0 / F1 23.5; the v2 model abstains
-at its best threshold (best_f1 = the no-answer share) and, answering every question, has HasAns F1 17.8.
+- v2.0: continues from that v1.1 model (span finding first, then no-answer detection: a few hundred
+  questions are too few to learn both from scratch, which collapses to "always no answer") on 500
+  questions of v2 articles, and evaluates on 200 questions of v2 articles neither run trained on.
+Bounds calibrated on this machine (2 CPU cores): v1.1 reaches EM 9.3 / F1 16.2 (EM 14.0 / F1 23.5
+with 1,500 training questions); the v2 model abstains at its best threshold (best_f1 = the no-answer share) and, answering
+every question, has HasAns F1 10.0 (17.8 with 1,500 + 1,000 training questions).
 """
 
 from __future__ import annotations
@@ -58,12 +59,12 @@ def _train(task, out, real_data, *overrides):
 @pytest.fixture(scope="module")
 def v1_run(splits, real_data, tmp_path_factory):
     return _train("squad", tmp_path_factory.mktemp("v1"), real_data, f"data.train={splits['v1_train']}",
-                  f"data.validation={splits['v1_dev']}", "data.max_train_samples=1500")
+                  f"data.validation={splits['v1_dev']}", "data.max_train_samples=1000")
 
 
 def test_squad_v1_minilm_reaches_a_real_f1(v1_run):
     run, summary = v1_run
-    assert summary["train_examples"] == 1500 and summary["data"]["validation"]["rows"] == 300
+    assert summary["train_examples"] == 1000 and summary["data"]["validation"]["rows"] == 300
     assert summary["metrics"]["f1"] >= 12.0, summary["metrics"]
     assert summary["metrics"]["exact_match"] >= 7.0, summary["metrics"]
     assert len(json.loads((run / "predictions.json").read_text())) == 300
@@ -112,9 +113,10 @@ def test_squad_v1_export_answers_like_the_toolkit_with_plain_transformers(v1_run
 def test_squad_v2_continues_from_v1_and_reports_has_and_no_answer(v1_run, splits, real_data, tmp_path):
     run, _ = v1_run
     _, summary = _train("squad_v2", tmp_path, real_data, f"model={run / 'checkpoints' / 'best'}",
-                        f"data.train={splits['v2_train']}", f"data.validation={splits['v2_dev']}", "data.max_train_samples=1000")
+                        f"data.train={splits['v2_train']}", f"data.validation={splits['v2_dev']}", "data.max_train_samples=500",
+                        "data.max_eval_samples=200")
     m = summary["metrics"]
-    assert m["total"] == 300 and m["HasAns_total"] + m["NoAns_total"] == 300
+    assert m["total"] == 200 and m["HasAns_total"] + m["NoAns_total"] == 200
     assert m["HasAns_total"] > 50 and m["NoAns_total"] > 50
     for key in ("best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh", "HasAns_f1", "NoAns_f1"):
         assert key in m
@@ -122,9 +124,9 @@ def test_squad_v2_continues_from_v1_and_reports_has_and_no_answer(v1_run, splits
     assert m["best_f1"] >= no_answer_share - 1e-9, m  # the best threshold is never worse than abstaining
     # The span finder on its own: answering every question (null_threshold far above any odds).
     out = tmp_path / "answer-all"
-    result = run_cli("evaluate", str(tmp_path / "squad_v2"), "null_threshold=1e9", "data.max_eval_samples=300",
+    result = run_cli("evaluate", str(tmp_path / "squad_v2"), "null_threshold=1e9", "data.max_eval_samples=200",
                      "--out", str(out), env={"FINETUNE_DATA": str(real_data)}, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     everything = json.loads((out / "metrics.json").read_text())["metrics"]
-    assert everything["HasAns_f1"] >= 12.0, everything  # measured 17.8
+    assert everything["HasAns_f1"] >= 7.0, everything  # measured 10.0
     assert everything["NoAns_exact"] == 0.0
