@@ -83,7 +83,7 @@ training took {summary.get('train_seconds')} s. The full resolved config is in `
 {usage}
 ```
 
-or `python -m finetune evaluate {folder_name}` / `python -m finetune predict {folder_name} --text "..."`.
+or `python -m finetune evaluate {folder_name}` / `python -m finetune predict {folder_name} {adapter.predict_flags}`.
 """
 
 

@@ -31,6 +31,7 @@ class Adapter:
     pipeline_task: ClassVar[str | None] = None  # the transformers pipeline an export serves
     hub_tag: ClassVar[str | None] = None  # the model card's pipeline_tag (default: pipeline_task)
     pipeline_kwargs: ClassVar[dict] = {}  # arguments the pipeline needs to give the toolkit's predictions
+    predict_flags: ClassVar[str] = '--text "..."'  # what `predict` takes on the command line (model cards)
     collator_class: ClassVar[Any] = DataCollatorWithPadding  # pads a batch of features (dynamic padding)
     # Input already split into words (NER): byte-level BPE tokenizers (GPT-2) then need add_prefix_space.
     pretokenized_input: ClassVar[bool] = False

@@ -40,8 +40,8 @@ CARD_USAGE = """import torch
 from transformers import AutoTokenizer, {cls}
 tokenizer = AutoTokenizer.from_pretrained("{name}")
 model = {cls}.from_pretrained("{name}").eval()
-context = "The glass slipped off the table. It"
-endings = ["shattered on the floor.", "flew back up to the shelf.", "sang a quiet song.", "became a table."]{start}
+context = "{context}"
+endings = [{endings}]
 {call}print(endings[int(scores.argmax())])"""
 ENCODER_CALL = """inputs = tokenizer([context] * len(endings), endings, return_tensors="pt", padding=True)
 with torch.no_grad():  # one example of [choices, length] gives scores [1, choices]
@@ -98,6 +98,7 @@ class MultipleChoiceAdapter(Adapter):
     hub_tag = "multiple-choice"  # transformers has no multiple-choice pipeline: the card shows the model call
     collator_class = ChoiceCollator
     primary_metric = "accuracy"
+    predict_flags = '--context "..." --choice "..." --choice "..."'
 
     def __init__(self, config):
         super().__init__(config)
@@ -274,10 +275,13 @@ class MultipleChoiceAdapter(Adapter):
     def card_usage(self, folder: Path, name: str) -> str:
         config = json.loads((folder / "config.json").read_text())
         encoder = any(a.endswith("ForMultipleChoice") for a in config.get("architectures") or [])
-        start = (f"  # SWAG style: each ending begins with the {self.options.start_column} text"
-                 if self.options.start_column else "")
+        # Trained with a start column (SWAG's sent2), the start of the ending goes before each ending.
+        start, context = ("It ", "The glass slipped off the table.") if self.options.start_column else \
+            ("", "The glass slipped off the table. It")
+        endings = ", ".join(f'"{start}{e}"' for e in ("shattered on the floor.", "flew back up to the shelf.",
+                                                       "sang a quiet song.", "became a table."))
         return CARD_USAGE.format(cls="AutoModelForMultipleChoice" if encoder else "AutoModelForSequenceClassification",
-                                 name=name, start=start, call=ENCODER_CALL if encoder else DECODER_CALL)
+                                 name=name, context=context, endings=endings, call=ENCODER_CALL if encoder else DECODER_CALL)
 
     # -- command line -------------------------------------------------------------------------------
     def examples_from_flags(self, flags):

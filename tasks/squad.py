@@ -79,6 +79,7 @@ class SquadAdapter(Adapter):
     feature_keys = ("example_index", "start_positions", "end_positions")
     label_keys = ("start_positions", "end_positions")
     decode_columns = ("offset_mapping",)
+    predict_flags = '--question "..." --context "..."'
 
     def __init__(self, config):
         super().__init__(config)

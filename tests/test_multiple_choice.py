@@ -3,7 +3,9 @@ likelihood scoring, the SWAG / CODAH / JSONL readers, the CLI and the decoder's 
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import random
 from pathlib import Path
@@ -306,4 +308,11 @@ def test_encoder_export_card_shows_the_multiple_choice_call(trained_swag, tmp_pa
     assert run_cli("export", str(trained_swag), "--out", str(export)).returncode == 0
     card = (export / "README.md").read_text()
     assert "AutoModelForMultipleChoice" in card and "pipeline_tag: multiple-choice" in card
+    assert f'predict {export.name} --context "..." --choice "..."' in card
     assert AutoModelForMultipleChoice.from_pretrained(export).config.architectures == ["BertForMultipleChoice"]
+    snippet = card.split("```python\n")[1].split("```")[0].replace(f'"{export.name}"', f'"{export}"')
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):  # the card's code runs as written
+        exec(snippet, {})
+    assert printed.getvalue().strip() in {"It shattered on the floor.", "It flew back up to the shelf.",
+                                          "It sang a quiet song.", "It became a table."}
