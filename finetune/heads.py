@@ -64,7 +64,6 @@ class DecoderForMultipleChoice(_Wrapper):
     @classmethod
     def from_pretrained(cls, path, **kwargs):
         kwargs = {**kwargs, "num_labels": 1, "id2label": {0: "score"}, "label2id": {"score": 0}}
-        kwargs.pop("problem_type", None)
         return cls(AutoModelForSequenceClassification.from_pretrained(path, **kwargs))
 
     def forward(self, input_ids, attention_mask=None, **rest) -> MultipleChoiceModelOutput:
@@ -78,8 +77,6 @@ class LikelihoodChoiceScorer(_Wrapper):
 
     @classmethod
     def from_pretrained(cls, path, **kwargs):
-        for key in ("num_labels", "id2label", "label2id", "problem_type"):
-            kwargs.pop(key, None)
         lm, info = AutoModelForCausalLM.from_pretrained(path, output_loading_info=True, **kwargs)
         if info["missing_keys"]:
             # BERT loads as BertLMHeadModel with a random head; a fine-tuned classifier has no LM head.

@@ -54,6 +54,12 @@ with torch.no_grad():
 """
 
 
+def marks_pairs(tokenizer) -> bool:
+    """Whether the tokenizer marks the boundary of a text pair (BERT's [SEP]): then the context and
+    the ending go in as a pair; a decoder's tokenizer reads them joined as one text."""
+    return tokenizer.num_special_tokens_to_add(pair=True) > tokenizer.num_special_tokens_to_add(pair=False)
+
+
 @dataclass
 class MultipleChoiceOptions:
     context_column: str = "sent1"
@@ -110,15 +116,12 @@ class MultipleChoiceAdapter(Adapter):
                              f"{o.num_choices}. Give one column per choice.")
         if o.zero_shot:
             self.model_class = LikelihoodChoiceScorer
-        self.as_pairs = True
 
     # -- labels and checks ----------------------------------------------------------------------
     def prepare_tokenizer(self, tokenizer) -> None:
         tokenizer.padding_side = "right"  # the zero-shot mask and the decoder's last-token score assume it
-        # A tokenizer that marks the pair boundary (BERT's [SEP]) is given pairs; a decoder's reads one text.
-        self.as_pairs = tokenizer.num_special_tokens_to_add(pair=True) > tokenizer.num_special_tokens_to_add(pair=False)
-        if self.options.zero_shot or not self.as_pairs:
-            tokenizer.truncation_side = "left"  # keep the ending: it is what gets scored
+        if not marks_pairs(tokenizer):
+            tokenizer.truncation_side = "left"  # keep the ending: a decoder scores the last token
 
     def _columns(self) -> list[str]:
         o = self.options
@@ -190,7 +193,7 @@ class MultipleChoiceAdapter(Adapter):
         else:
             first = [c for c, e in zip(contexts, endings) for _ in e]
             second = [x for e in endings for x in e]
-            if self.as_pairs:
+            if marks_pairs(tokenizer):
                 flat = tokenizer(first, second, truncation=True, max_length=self.config.data.max_seq_length)
             else:
                 flat = tokenizer([f"{a} {b}" for a, b in zip(first, second)], truncation=True,
@@ -207,21 +210,20 @@ class MultipleChoiceAdapter(Adapter):
 
     def _encode_likelihood(self, contexts, endings, tokenizer) -> dict:
         """Context + " " + ending as one text; the ending's tokens are those past the context's own
-        tokens (lm-evaluation-harness's split), marked in choice_mask."""
+        tokens (lm-evaluation-harness's split), marked in choice_mask. Cut from the context side
+        when too long: the ending is what is scored."""
         limit = self.config.data.max_seq_length
+        context_lengths = [len(ids) for ids in tokenizer(list(contexts))["input_ids"]]
+        wholes = tokenizer([f"{c} {e}" for c, choices in zip(contexts, endings) for e in choices])["input_ids"]
+        n = len(endings[0])
         features = {"input_ids": [], "attention_mask": [], "choice_mask": []}
-        for context, choices in zip(contexts, endings):
-            context_ids = tokenizer(context)["input_ids"]
-            ids, masks = [], []
-            for ending in choices:
-                whole = tokenizer(f"{context} {ending}")["input_ids"]
-                scored = max(len(whole) - len(context_ids), 1)
-                whole = whole[-limit:]  # cut from the context side: the ending is what is scored
-                ids.append(whole)
-                masks.append([0] * (len(whole) - min(scored, len(whole))) + [1] * min(scored, len(whole)))
+        for i, context_length in enumerate(context_lengths):
+            ids = [whole[-limit:] for whole in wholes[i * n:(i + 1) * n]]
+            scored = [min(max(len(whole) - context_length, 1), len(kept))
+                      for whole, kept in zip(wholes[i * n:(i + 1) * n], ids)]
             features["input_ids"].append(ids)
             features["attention_mask"].append([[1] * len(x) for x in ids])
-            features["choice_mask"].append(masks)
+            features["choice_mask"].append([[0] * (len(x) - k) + [1] * k for x, k in zip(ids, scored)])
         return features
 
     def loss(self, outputs, batch):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import multiprocessing
 import os
-import shutil
 import time
 from pathlib import Path
 
