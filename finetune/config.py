@@ -75,6 +75,17 @@ class TrainConfig:
 
 
 @dataclass
+class LoraConfig:
+    """LoRA through peft: only low-rank adapters train; the saved models have them merged in."""
+
+    enabled: bool = False
+    r: int = 8  # rank of the update
+    alpha: float = 16.0  # the update is scaled by alpha / r
+    dropout: float = 0.05
+    target_modules: list[str] | None = None  # module names (q_proj, v_proj, ...); null: peft's default for the architecture
+
+
+@dataclass
 class RunConfig:
     task: str
     adapter: str = "classification"
@@ -86,6 +97,7 @@ class RunConfig:
     trust_remote_code: bool = False
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
     options: Any = None  # the adapter's own dataclass, flattened to top-level keys in YAML
 
     def to_dict(self) -> dict:
@@ -225,7 +237,7 @@ def validate(config: RunConfig, where: str) -> None:
     at_least_one = [("train.batch_size", t.batch_size), ("train.grad_accum", t.grad_accum), ("train.log_every", t.log_every),
                     ("data.max_seq_length", config.data.max_seq_length), ("train.keep_last", t.keep_last),
                     ("train.max_steps", t.max_steps), ("train.eval_every", t.eval_every), ("train.save_every", t.save_every),
-                    ("train.patience", t.patience), ("train.eval_batch_size", t.eval_batch_size),
+                    ("train.patience", t.patience), ("lora.r", config.lora.r), ("train.eval_batch_size", t.eval_batch_size),
                     ("data.max_train_samples", config.data.max_train_samples), ("data.max_eval_samples", config.data.max_eval_samples)]
     for key, value in at_least_one:
         if value is not None and value < 1:
@@ -234,6 +246,8 @@ def validate(config: RunConfig, where: str) -> None:
                        ("train.warmup_ratio", t.warmup_ratio), ("train.max_grad_norm", t.max_grad_norm)]:
         if value is not None and not math.isfinite(value):
             raise InputError(f"{where}: {key} must be a finite number, got {value}.")
+    if not 0 <= config.lora.dropout < 1:
+        raise InputError(f"{where}: lora.dropout must be in [0, 1), got {config.lora.dropout}.")
     if t.lr <= 0:
         raise InputError(f"{where}: train.lr must be positive, got {t.lr}.")
     if t.weight_decay < 0:

@@ -37,12 +37,14 @@ def collect(model: Any, loader: Any, adapter: Adapter, accelerator: Any) -> tupl
     items = torch.zeros((), device=accelerator.device)
     with torch.no_grad():
         for batch in loader:
-            result = model(**model_inputs(batch, adapter))
+            if adapter.generates:  # generate() lives on the model itself, not on a DDP wrapper
+                result = adapter.generate(accelerator.unwrap_model(model), model_inputs(batch, adapter))
+            else:
+                result = model(**model_inputs(batch, adapter))
             if all(key in batch for key in adapter.label_keys):
                 loss_sum += adapter.loss(result, batch).float()
                 items += adapter.count_items(batch)
-            tensors = [accelerator.pad_across_processes(result[key].float(), dim=1) if result[key].dim() > 1
-                       else result[key].float() for key in adapter.output_keys]
+            tensors = [_padded(result[key], accelerator) for key in adapter.output_keys]
             gathered = accelerator.gather_for_metrics((batch["row"], *tensors))
             rows.append(gathered[0].cpu().numpy())
             for key, tensor in zip(adapter.output_keys, gathered[1:]):
@@ -52,6 +54,15 @@ def collect(model: Any, loader: Any, adapter: Adapter, accelerator: Any) -> tupl
     loss_sum, items = accelerator.reduce(loss_sum, "sum"), accelerator.reduce(items, "sum")
     mean_loss = float(loss_sum / items) if float(items) > 0 else None
     return ordered, mean_loss
+
+
+def _padded(tensor: torch.Tensor, accelerator: Any) -> torch.Tensor:
+    """Scores as float32; token ids stay integers, padded with -100 (never a token id) to the
+    longest row of any process so they can be gathered."""
+    if not tensor.is_floating_point():
+        return accelerator.pad_across_processes(tensor, dim=1, pad_index=-100) if tensor.dim() > 1 else tensor
+    tensor = tensor.float()
+    return accelerator.pad_across_processes(tensor, dim=1) if tensor.dim() > 1 else tensor
 
 
 def run_split(model: Any, loader: Any, adapter: Adapter, accelerator: Any, examples: Any, features: Any,

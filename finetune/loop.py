@@ -22,7 +22,7 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
-from finetune import batching, checkpoint, optim
+from finetune import batching, checkpoint, lora, optim
 from finetune import data as data_io
 from finetune.build import RUN_CONFIG_NAME, Built, build
 from finetune.config import RunConfig
@@ -92,6 +92,8 @@ class Trainer:
         if "train" not in self.built.splits:
             raise InputError(f"{config.task}: no training data; set data.train to a file (or a hub split).")
         self.adapter = self.built.adapter
+        if config.lora.enabled:
+            self.built.model = lora.apply(self.built.model, config.lora, self.adapter.peft_task_type, config.task)
         self.log = RunLog(run_dir.log, self.main)
         if self.main:  # only now: bad data or a bad model must not leave an empty run folder behind
             run_dir.checkpoints.mkdir(parents=True, exist_ok=True)
@@ -170,7 +172,7 @@ class Trainer:
         if self.main:
             tmp = checkpoint.tmp_dir(self.run.checkpoints, "best")
             shutil.rmtree(tmp, ignore_errors=True)
-            acc.unwrap_model(self.model).save_pretrained(tmp, state_dict=state_dict, safe_serialization=True)
+            lora.save_pretrained(acc.unwrap_model(self.model), tmp, state_dict=state_dict)
             self.built.tokenizer.save_pretrained(tmp)
             self.config.save(tmp / RUN_CONFIG_NAME)
             (tmp / "eval_metrics.json").write_text(json.dumps({"step": pos.global_step, "metrics": metrics}, indent=1))

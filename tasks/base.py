@@ -41,6 +41,9 @@ class Adapter:
     label_keys: ClassVar[tuple[str, ...]] = ("labels",)  # present in a batch -> the loss can be computed
     # Feature columns kept for decode only, never batched (ragged: offset mappings, word ids).
     decode_columns: ClassVar[tuple[str, ...]] = ()
+    # Predictions are generated text (model.generate on the prompt), not one forward pass.
+    generates: ClassVar[bool] = False
+    peft_task_type: ClassVar[str | None] = None  # peft's TaskType for LoRA (lora.enabled); None: not supported
 
     def __init__(self, config: RunConfig):
         self.config = config
@@ -62,6 +65,10 @@ class Adapter:
     # -- data -------------------------------------------------------------------------------
     def encode(self, batch: dict[str, list], indices: list[int], tokenizer: Any, split: str) -> dict:
         """Tokenise a batch of raw examples (datasets.map, batched) into features."""
+        raise NotImplementedError
+
+    def generate(self, model: Any, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Generating adapters: the output_keys tensors of one evaluation batch (generated token ids)."""
         raise NotImplementedError
 
     def loss(self, outputs: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:

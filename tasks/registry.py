@@ -13,6 +13,7 @@ ADAPTERS = {
     "squad": "tasks.squad:SquadAdapter",
     "ner": "tasks.ner:NerAdapter",
     "multiple_choice": "tasks.multiple_choice:MultipleChoiceAdapter",
+    "generative_qa": "tasks.generative_qa:GenerativeQAAdapter",
 }
 
 

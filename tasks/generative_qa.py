@@ -1,0 +1,354 @@
+"""Generative QA for decoders (SmolLM2, GPT-2, Llama): the model reads the question (and its
+context) and writes the answer; scored with SQuAD EM / F1 and corpus BLEU.
+
+Prompt: the text `context_template` + `question_template` (the context part is left out when an
+example has none). With a chat template in the tokenizer (SmolLM2-Instruct) that text is the user
+message and the answer is the assistant's reply (prompt=auto or chat); without one (GPT-2) the text
+itself is the prompt and the answer follows after a space (prompt=plain):
+
+    Context: <context>
+    Question: <question>
+    Answer: <answer><eos>
+
+Training: the features are prompt + answer + end-of-sequence; only the answer and the
+end-of-sequence token carry labels (prompt and padding are -100), so the loss is the answer's
+cross-entropy. Batches are padded on the LEFT, as generation needs: the answers then all end at the
+right edge, and the LM head runs only on the last positions that hold labels (`logits_to_keep`):
+the other positions' [length, vocabulary] logits would be computed for nothing.
+
+Too long for data.max_seq_length: the context is cut, never the question. Training keeps a window
+of the context around the first gold answer (where the file gives or the context shows it), so the
+target stays answerable; evaluation and prediction keep the start of the context.
+
+Generation: batched with left padding, greedy by default (num_beams > 1: beam search), at most
+max_new_tokens, stopping at end of sequence; deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from datasets import Dataset
+from transformers import AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq
+
+from finetune.data import RawSplit, is_test_split, read_file
+from finetune.errors import InputError
+from finetune.metrics import bleu as bleu_metric
+from finetune.metrics import squad as squad_metrics
+from tasks.base import Adapter
+
+GOLD = "gold_answers"  # all gold answer texts of an example (added by setup_labels)
+ANSWER_START = "answer_start"  # character offset of the first gold answer in the context, -1 unknown
+
+CARD_EXAMPLE = {"context": "The Eiffel Tower was completed in 1889 and stands in Paris.",
+                "question": "When was the Eiffel Tower completed?"}
+CARD_USAGE = """from transformers import pipeline
+generator = pipeline("text-generation", model="{name}")
+context = {context!r}
+question = {question!r}
+prompt = {context_template!r}.format(context=context) + {question_template!r}.format(question=question)
+{call}print(answer)"""
+CHAT_CALL = """# The prompt is the user's message; the tokenizer's chat template wraps it, as in training.
+messages = [{{"role": "user", "content": prompt}}]
+answer = generator(messages, {kwargs})[0]["generated_text"][-1]["content"].strip()
+"""
+PLAIN_CALL = """answer = generator(prompt, {kwargs}, return_full_text=False)[0]["generated_text"].strip()
+"""
+
+
+@dataclass
+class GenerativeQAOptions:
+    question_column: str = "question"
+    context_column: str = "context"  # optional in the files: questions alone are fine
+    # The gold answers: SQuAD's {"text": [...], "answer_start": [...]}, a string, or a list of
+    # strings. null: `answers` if the file has it, else `answer` (JSONL).
+    answers_column: str | None = None
+    id_column: str = "id"
+    prompt: Literal["auto", "chat", "plain"] = "auto"  # auto: chat when the tokenizer has a chat template
+    context_template: str = "Context: {context}\n"
+    question_template: str = "Question: {question}\nAnswer:"
+    max_new_tokens: int = 32
+    num_beams: int = 1  # 1: greedy
+    bleu_tokenize: Literal["13a", "zh", "none"] = "13a"  # sacrebleu's tokenizers: 13a (default), zh for Chinese
+
+
+def gold_texts(value: Any) -> list[str] | None:
+    """The gold answer texts of one example, whatever the file's shape; None: not a valid shape."""
+    if isinstance(value, dict):
+        value = value.get("text")
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return None
+
+
+@dataclass
+class AnswerCollator:
+    """Left-padded batches with -100 labels on padding (transformers' seq2seq collator), plus
+    `logits_to_keep`: how many last positions the LM head must run on to predict every label."""
+
+    tokenizer: Any
+    pad_to_multiple_of: int | None = None
+
+    def __call__(self, features: list[dict]) -> dict:
+        batch = DataCollatorForSeq2Seq(self.tokenizer, pad_to_multiple_of=self.pad_to_multiple_of)(features)
+        labels = batch.pop("labels", None)  # the seq2seq collator gives labels=None to unlabelled prompts
+        if labels is not None:
+            batch["labels"] = labels
+            first = (labels != -100).int().argmax(-1)  # each row's first label (rows end with theirs)
+            # Position t predicts token t + 1: one position more than the labelled ones. Computed
+            # here on the host, so the training step never waits on the device for it.
+            batch["logits_to_keep"] = int((labels.shape[1] - first).max()) + 1
+        return batch
+
+
+class GenerativeQAAdapter(Adapter):
+    Options = GenerativeQAOptions
+    model_class = AutoModelForCausalLM
+    pipeline_task = "text-generation"
+    collator_class = AnswerCollator
+    output_keys = ("generated",)
+    generates = True
+    peft_task_type = "CAUSAL_LM"
+    primary_metric = "f1"
+    headline_metrics = ("exact_match", "f1", "bleu")
+    predict_flags = '--question "..." --context "..."'
+
+    def __init__(self, config):
+        super().__init__(config)
+        if self.options.max_new_tokens < 1 or self.options.num_beams < 1:
+            raise InputError("config keys 'max_new_tokens' and 'num_beams' must be at least 1.")
+        for key in ("context_template", "question_template"):
+            field = "{context}" if key == "context_template" else "{question}"
+            if field not in getattr(self.options, key):
+                raise InputError(f"config key '{key}': must contain {field}, got {getattr(self.options, key)!r}.")
+        self.tokenizer = None
+        self.chat = False
+
+    # -- tokenizer and checks -------------------------------------------------------------------
+    def prepare_tokenizer(self, tokenizer) -> None:
+        # Generation continues every prompt from its last token: pads go first.
+        tokenizer.padding_side = "left"
+        if not tokenizer.is_fast:
+            raise InputError(f"{tokenizer.name_or_path}: generative QA needs a fast tokenizer (character offsets "
+                             f"to cut long contexts); this one is {type(tokenizer).__name__}.")
+        if self.options.prompt == "chat" and not tokenizer.chat_template:
+            raise InputError(f"prompt=chat, but the tokenizer of {tokenizer.name_or_path} has no chat template. "
+                             f"Use prompt=plain (or auto).")
+        self.chat = self.options.prompt == "chat" or (self.options.prompt == "auto" and bool(tokenizer.chat_template))
+        self.tokenizer = tokenizer  # decode turns generated ids back into text
+
+    def _answers_column(self, columns: list[str]) -> str | None:
+        if self.options.answers_column:
+            return self.options.answers_column if self.options.answers_column in columns else None
+        return next((c for c in ("answers", "answer") if c in columns), None)
+
+    def setup_labels(self, splits: dict[str, RawSplit]) -> None:
+        o = self.options
+        for name, split in splits.items():
+            columns = split.dataset.column_names
+            if o.question_column not in columns:
+                raise InputError(f"{split.location}: no column '{o.question_column}' (columns: {', '.join(columns)}).")
+            if o.id_column not in columns:
+                split.dataset = split.dataset.add_column(o.id_column, [str(i) for i in range(len(split.dataset))])
+            answers = self._answers_column(columns)
+            if is_test_split(self.config.data, name) and answers is None:
+                continue
+            if answers is None:
+                wanted = o.answers_column or "answers' or 'answer"
+                raise InputError(f"{split.location}: no column '{wanted}' with the gold answers "
+                                 f"(columns: {', '.join(columns)}).")
+            split.dataset = self._with_gold(split, answers)
+
+    def _with_gold(self, split: RawSplit, column: str) -> Dataset:
+        """Every example's gold texts (checked) and where the first one sits in its context."""
+        o = self.options
+        dataset = split.dataset
+        contexts = dataset[o.context_column] if o.context_column in dataset.column_names else [None] * len(dataset)
+        golds, starts = [], []
+        for row, (qid, value, context) in enumerate(zip(dataset[o.id_column], dataset[column], contexts)):
+            texts = gold_texts(value)
+            if texts is None or not [t for t in texts if t.strip()]:
+                raise InputError(f"{split.where(row)}: question id {qid}: '{column}' must hold a non-empty answer "
+                                 f"(a string, a list of strings or SQuAD's {{\"text\": [...]}}), got {value!r}.")
+            texts = [t for t in texts if t.strip()]
+            golds.append(texts)
+            given = value.get("answer_start") if isinstance(value, dict) else None
+            start = given[0] if given else -1
+            if context and not (0 <= start and context[start:start + len(texts[0])] == texts[0]):
+                start = context.find(texts[0])
+            starts.append(start)
+        for name in (GOLD, ANSWER_START):
+            if name in dataset.column_names:
+                dataset = dataset.remove_columns(name)
+        return dataset.add_column(GOLD, golds).add_column(ANSWER_START, starts)
+
+    # -- encoding -------------------------------------------------------------------------------
+    def render(self, question: str, context: str | None) -> str:
+        """The prompt text of one example, as a user would write it (or the user's chat message)."""
+        o = self.options
+        text = (o.context_template.format(context=context) if context else "") + o.question_template.format(question=question)
+        if self.chat:
+            return self.tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False,
+                                                      add_generation_prompt=True)
+        return text
+
+    def _prompt_ids(self, question: str, context: str | None, budget: int, answer_start: int) -> list[int]:
+        """The prompt's token ids, at most `budget` long, the context cut when needed: a window
+        around answer_start (>= 0), else its start. None when even the question alone is too long."""
+        # A chat template brings its own special tokens; a plain prompt gets the tokenizer's (BOS), as pipelines do.
+        tokenize = lambda text: self.tokenizer(text, add_special_tokens=not self.chat)["input_ids"]  # noqa: E731
+        ids = tokenize(self.render(question, context))
+        if len(ids) <= budget or not context:
+            return ids if len(ids) <= budget else None
+        pieces = self.tokenizer(context, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+        keep = len(pieces) - (len(ids) - budget)
+        while keep > 0:
+            first = 0
+            if answer_start >= 0:  # centre the window on the answer's first token
+                at = next((i for i, (s, e) in enumerate(pieces) if e > answer_start), len(pieces) - 1)
+                first = min(max(0, at - keep // 2), len(pieces) - keep)
+            window = context[pieces[first][0]:pieces[first + keep - 1][1]]
+            ids = tokenize(self.render(question, window))
+            if len(ids) <= budget:
+                return ids
+            keep -= len(ids) - budget  # tokens can merge differently at the cut: try again, shorter
+        ids = tokenize(self.render(question, None))
+        return ids if len(ids) <= budget else None
+
+    def encode(self, batch, indices, tokenizer, split):
+        o = self.options
+        max_length = self.config.data.max_seq_length
+        training = split == "train"
+        contexts = batch.get(o.context_column) or [None] * len(indices)
+        features: dict[str, list] = {"input_ids": [], "attention_mask": [], "example_index": []}
+        if training:
+            features["labels"] = []
+        for i, index in enumerate(indices):
+            question = batch[o.question_column][i].strip()
+            context = (contexts[i] or "").strip() or None
+            answer_ids: list[int] = []
+            if training:
+                answer = batch[GOLD][i][0].strip()
+                answer_ids = tokenizer(answer if self.chat else " " + answer, add_special_tokens=False)["input_ids"]
+                answer_ids.append(tokenizer.eos_token_id)
+            start = batch[ANSWER_START][i] - (len(contexts[i]) - len(contexts[i].lstrip())) if training and context else -1
+            prompt = self._prompt_ids(question, context, max_length - len(answer_ids), start)
+            if prompt is None:
+                raise InputError(f"question id {batch[o.id_column][i]} ({split}): the question"
+                                 f"{' and its answer' if training else ''} alone take more than "
+                                 f"data.max_seq_length={max_length} tokens; raise data.max_seq_length.")
+            features["input_ids"].append(prompt + answer_ids)
+            features["attention_mask"].append([1] * (len(prompt) + len(answer_ids)))
+            features["example_index"].append(index)
+            if training:
+                features["labels"].append([-100] * len(prompt) + answer_ids)
+        return features
+
+    def loss(self, outputs, batch):
+        """Summed cross-entropy of the answer tokens. The logits cover the last K positions
+        (logits_to_keep), or all of them; position t predicts token t + 1."""
+        logits = outputs.logits[:, :-1]
+        targets = batch["labels"][:, -logits.shape[1]:]
+        return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100, reduction="sum")
+
+    # -- generation and predictions ---------------------------------------------------------------
+    def _stop_ids(self, model) -> list[int]:
+        """End of sequence as the tokenizer and the model's generation config define it (a chat
+        model's end-of-turn token may differ from its end of text)."""
+        configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+        configured = configured if isinstance(configured, list) else [configured] if configured is not None else []
+        return list(dict.fromkeys([self.tokenizer.eos_token_id, *configured]))
+
+    def generation_kwargs(self) -> dict:
+        """What decides the generated text, for the toolkit and for the model card's pipeline call."""
+        o = self.options
+        return {"max_new_tokens": o.max_new_tokens, "do_sample": False, **({"num_beams": o.num_beams} if o.num_beams > 1 else {})}
+
+    def generate(self, model, inputs):
+        prompts = inputs["input_ids"]
+        out = model.generate(input_ids=prompts, attention_mask=inputs["attention_mask"], **self.generation_kwargs(),
+                             eos_token_id=self._stop_ids(model), pad_token_id=self.tokenizer.pad_token_id)
+        return {"generated": out[:, prompts.shape[1]:]}
+
+    def _text(self, tokens) -> str:
+        stops = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
+        kept = []
+        for token in tokens:
+            if token < 0 or token in stops:
+                break
+            kept.append(int(token))
+        return self.tokenizer.decode(kept, skip_special_tokens=True).strip()
+
+    def decode(self, examples, features, outputs):
+        texts = {index: self._text(tokens) for index, tokens in zip(features["example_index"], outputs["generated"])}
+        return [{"id": qid, "text": texts.get(i, "")} for i, qid in enumerate(examples[self.options.id_column])]
+
+    def has_gold(self, examples, split):
+        return GOLD in examples.column_names
+
+    def score(self, predictions, examples):
+        golds = {qid: gold for qid, gold in zip(examples[self.options.id_column], examples[GOLD])}
+        return self._scores(golds, {p["id"]: p["text"] for p in predictions})
+
+    def _scores(self, golds: dict[str, list[str]], answers: dict[str, str]) -> dict[str, float]:
+        """SQuAD v1.1 EM and F1 against every gold answer, and corpus BLEU with every gold answer as a reference."""
+        official = squad_metrics.squad_v1_from_answers(golds, answers)
+        bleu = bleu_metric.corpus_bleu([answers.get(qid, "") for qid in golds], list(golds.values()),
+                                       tokenize=self.options.bleu_tokenize)
+        return {"exact_match": official["exact_match"], "f1": official["f1"], "bleu": bleu.score}
+
+    def score_files(self, predictions, references, null_odds=None):
+        """Scores of predictions.json ({question id: answer}) against a SQuAD file or a JSONL file
+        with the gold answers (no model)."""
+        answers = json.loads(predictions.read_text(encoding="utf-8")) if predictions.suffix == ".json" else None
+        if not isinstance(answers, dict):
+            raise InputError(f"{predictions}: expected a JSON object {{question id: answer text}} "
+                             f"(the predictions.json that evaluate --out and train write).")
+        dataset, lines = read_file(self.config.data, str(references), "validation")
+        split = RawSplit("validation", dataset, "file", str(references), lines)
+        self.setup_labels({"validation": split})
+        golds = dict(zip(split.dataset[self.options.id_column], split.dataset[GOLD]))
+        missing = [qid for qid in golds if qid not in answers]
+        if missing:
+            raise InputError(f"{predictions}: no answer for {len(missing)} of {len(golds)} questions "
+                             f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}).")
+        return json.dumps(self._scores(golds, answers), indent=1)
+
+    def write_predictions(self, folder: Path, name: str, examples, predictions):
+        """predictions.json: {question id: answer}, as SQuAD's official format (score squad reads it too)."""
+        path = folder / f"{name}.json"
+        path.write_text(json.dumps({p["id"]: p["text"] for p in predictions}, indent=1, ensure_ascii=False))
+        return [path]
+
+    def card_usage(self, folder: Path, name: str) -> str:
+        o = self.options
+        if self.tokenizer is None:  # export builds no run: whether the prompt is a chat comes from the folder
+            self.prepare_tokenizer(AutoTokenizer.from_pretrained(folder))
+        kwargs = ", ".join(f"{k}={v!r}" for k, v in self.generation_kwargs().items())
+        call = (CHAT_CALL if self.chat else PLAIN_CALL).format(kwargs=kwargs)
+        return CARD_USAGE.format(name=name, context_template=o.context_template, question_template=o.question_template,
+                                 call=call, **CARD_EXAMPLE)
+
+    def examples_from_flags(self, flags):
+        questions, contexts = flags.get("question") or [], flags.get("context") or []
+        if not questions:
+            if contexts:
+                raise InputError("give a --question for every --context.")
+            return None
+        if contexts and len(questions) != len(contexts):
+            raise InputError("give one --context for every --question, or none at all.")
+        o = self.options
+        columns = {o.id_column: [str(i) for i in range(len(questions))], o.question_column: questions}
+        if contexts:
+            columns[o.context_column] = contexts
+        return Dataset.from_dict(columns)
+
+    def show(self, examples, predictions):
+        return [f"{p['text'] or '(empty)'}\t{q}" for p, q in zip(predictions, examples[self.options.question_column])]
