@@ -83,7 +83,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--input", help="a data file in the task's format (default: the config's data.test)")
     p.add_argument("--text", action="append", help="a text to classify, or to tag (NER: entities with character spans); repeatable")
     p.add_argument("--text-pair", action="append", help="the second text of a pair (one per --text)")
-    p.add_argument("--question", action="append", help="span QA: a question (repeatable, one --context each)")
+    p.add_argument("--question", action="append", help="span or generative QA: a question (repeatable, one --context "
+                                                       "each; generative QA: --context is optional)")
     p.add_argument("--context", action="append", help="span QA: the passage that holds the answer; multiple choice: "
                                                       "the context the endings continue")
     p.add_argument("--choice", action="append", help="multiple choice: an ending to choose from (repeat for each)")
