@@ -295,3 +295,14 @@ def describe(split: RawSplit) -> str:
     """One line a user reads to know which data a run used; a sample is said loudly."""
     tag = {"file": "", "hub": " (hub)", "sample": "  <-- SAMPLE shipped with finetune, not the real data set"}
     return f"  {split.name:<22} {len(split.dataset):>7} rows  {split.location}{tag[split.origin]}"
+
+
+def read_json_mapping(path: Path, what: str) -> dict:
+    """A JSON object from a file the user gave (predictions, null odds); `what` says what it should hold."""
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a JSON file ({exc}). Expected {what}.") from exc
+    if not isinstance(content, dict):
+        raise InputError(f"{path}: expected {what}, got a JSON {type(content).__name__}.")
+    return content

@@ -31,12 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import torch
 import torch.nn.functional as F
 from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq
 
-from finetune.data import RawSplit, is_test_split, read_file
+from finetune.data import RawSplit, is_test_split, read_file, read_json_mapping
 from finetune.errors import InputError
 from finetune.metrics import bleu as bleu_metric
 from finetune.metrics import squad as squad_metrics
@@ -96,8 +95,11 @@ class AnswerCollator:
     tokenizer: Any
     pad_to_multiple_of: int | None = None
 
+    def __post_init__(self):
+        self.pad = DataCollatorForSeq2Seq(self.tokenizer, pad_to_multiple_of=self.pad_to_multiple_of)
+
     def __call__(self, features: list[dict]) -> dict:
-        batch = DataCollatorForSeq2Seq(self.tokenizer, pad_to_multiple_of=self.pad_to_multiple_of)(features)
+        batch = self.pad(features)
         labels = batch.pop("labels", None)  # the seq2seq collator gives labels=None to unlabelled prompts
         if labels is not None:
             batch["labels"] = labels
@@ -202,8 +204,10 @@ class GenerativeQAAdapter(Adapter):
     def _prompt_ids(self, question: str, context: str | None, budget: int, answer_start: int) -> list[int]:
         """The prompt's token ids, at most `budget` long, the context cut when needed: a window
         around answer_start (>= 0), else its start. None when even the question alone is too long."""
-        # A chat template brings its own special tokens; a plain prompt gets the tokenizer's (BOS), as pipelines do.
-        tokenize = lambda text: self.tokenizer(text, add_special_tokens=not self.chat)["input_ids"]  # noqa: E731
+        def tokenize(text: str) -> list[int]:
+            # A chat template brings its own special tokens; a plain prompt gets the tokenizer's (BOS), as pipelines do.
+            return self.tokenizer(text, add_special_tokens=not self.chat)["input_ids"]
+
         ids = tokenize(self.render(question, context))
         if len(ids) <= budget or not context:
             return ids if len(ids) <= budget else None
@@ -307,10 +311,11 @@ class GenerativeQAAdapter(Adapter):
     def score_files(self, predictions, references, null_odds=None):
         """Scores of predictions.json ({question id: answer}) against a SQuAD file or a JSONL file
         with the gold answers (no model)."""
-        answers = json.loads(predictions.read_text(encoding="utf-8")) if predictions.suffix == ".json" else None
-        if not isinstance(answers, dict):
-            raise InputError(f"{predictions}: expected a JSON object {{question id: answer text}} "
-                             f"(the predictions.json that evaluate --out and train write).")
+        answers = read_json_mapping(predictions, "predictions: {question id: answer text} (the predictions.json "
+                                                 "that train and evaluate --out write)")
+        wrong = [qid for qid, text in answers.items() if not isinstance(text, str)]
+        if wrong:
+            raise InputError(f"{predictions}: the answer of question id {wrong[0]} is not a string.")
         dataset, lines = read_file(self.config.data, str(references), "validation")
         split = RawSplit("validation", dataset, "file", str(references), lines)
         self.setup_labels({"validation": split})

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from datasets import Dataset
 from transformers import AutoModelForQuestionAnswering
 
+from finetune import data as data_io
 from finetune.data import RawSplit, is_test_split
 from finetune.errors import InputError
 from finetune.metrics import squad as squad_metrics
@@ -260,9 +261,9 @@ class SquadAdapter(Adapter):
     def score_files(self, predictions, references, null_odds=None):
         """What evaluate-v1.1.py / evaluate-v2.0.py print for the same files (v2: --na-prob-file)."""
         dataset = squad_metrics.load_squad_json(references)
-        answers = _read_json_mapping(predictions, "predictions: {question id: answer text}")
+        answers = data_io.read_json_mapping(predictions, "predictions: {question id: answer text}")
         if self.options.version_2:
-            odds = _read_json_mapping(null_odds, "null odds: {question id: number}") if null_odds else None
+            odds = data_io.read_json_mapping(null_odds, "null odds: {question id: number}") if null_odds else None
             return squad_metrics.format_v2(squad_metrics.squad_v2(dataset, answers, odds))
         scores = squad_metrics.squad_v1(dataset, answers)
         for message in squad_metrics.v1_messages(dataset, scores.missing):
@@ -303,12 +304,3 @@ class SquadAdapter(Adapter):
             lines.append(f"{prediction['text'] or '(no answer)'}\t{best['probability']:.3f}\t{question}")
         return lines
 
-
-def _read_json_mapping(path: Path, what: str) -> dict:
-    try:
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a JSON file ({exc}). Expected {what}.") from exc
-    if not isinstance(content, dict):
-        raise InputError(f"{path}: expected {what}, got a JSON {type(content).__name__}.")
-    return content

@@ -263,6 +263,26 @@ def test_export_card_pipeline_gives_the_toolkits_answer(trained, tmp_path, capsy
     assert without_context.endswith("\twhat is the capital of Chile ?\n")
 
 
+@pytest.mark.parametrize("trained", ["llama"], indirect=True)
+def test_two_processes_generate_every_answer_once(trained, qa_data, tmp_path, capsys):
+    """Generated ids of different lengths are padded with -100 across processes and gathered;
+    7 questions give the two processes uneven shares."""
+    from test_multiprocess import LAUNCH
+
+    _, run = trained
+    rows = [_row(i, c, a, padding=i % 4) for i, (c, a) in enumerate(PAIRS)] + [_row(6, "Peru", "Lima", padding=9)]
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    _cli(capsys, "evaluate", str(run), f"data.validation={dev}", "max_new_tokens=8", "--out", str(tmp_path / "one"))
+    two = run_cli("evaluate", str(run), f"data.validation={dev}", "max_new_tokens=8", "--out", str(tmp_path / "two"),
+                  launcher=LAUNCH)
+    assert two.returncode == 0, two.stderr[-3000:]
+    one_answers, two_answers = (json.loads((tmp_path / n / "predictions.json").read_text()) for n in ("one", "two"))
+    assert len(two_answers) == 7 and two_answers == one_answers
+    assert (json.loads((tmp_path / "two" / "metrics.json").read_text())["metrics"]
+            == json.loads((tmp_path / "one" / "metrics.json").read_text())["metrics"])
+
+
 def test_score_command_scores_a_predictions_file(qa_data, tmp_path, capsys):
     import sacrebleu
 
@@ -311,21 +331,6 @@ def test_lora_merge_equals_peft_merge_and_unload(kind, models_dir, tmp_path):
     torch.testing.assert_close(saved(ids).logits, model.eval()(ids).logits, rtol=1e-5, atol=1e-5)  # eval: no LoRA dropout
 
 
-def test_lora_run_trains_only_adapters_and_saves_a_plain_model(models_dir, qa_data, tmp_path):
-    from transformers import AutoModelForCausalLM
-
-    result = run_cli("train", "squad_generative", f"model={models_dir['llama']}", f"data.train={qa_data / 'train.jsonl'}",
-                     f"data.validation={qa_data / 'dev.jsonl'}", "data.max_seq_length=64", f"output_dir={tmp_path}",
-                     "run_name=lora", "train.max_steps=3", "train.lr=1e-2", "train.batch_size=4", "lora.enabled=true",
-                     "lora.r=4", "lora.target_modules=[q_proj,v_proj]", "data.max_eval_samples=2")
-    assert result.returncode == 0, result.stderr[-3000:]
-    best = tmp_path / "lora" / "checkpoints" / "best"
-    assert not (best / "adapter_config.json").exists()
-    trained, base = AutoModelForCausalLM.from_pretrained(best), AutoModelForCausalLM.from_pretrained(models_dir["llama"])
-    changed = {k for k, v in trained.state_dict().items() if not torch.equal(v, base.state_dict()[k])}
-    assert changed and all(k.endswith(("q_proj.weight", "v_proj.weight")) for k in changed)
-
-
 def test_lora_on_a_task_without_peft_support_is_an_input_error(tiny_bert, sentiment_data, tmp_path, capsys):
     from finetune.cli import main
 
@@ -333,3 +338,34 @@ def test_lora_on_a_task_without_peft_support_is_an_input_error(tiny_bert, sentim
 
     assert main(["train", "sst2", *tiny_args(sentiment_data, tiny_bert, tmp_path), "lora.enabled=true"]) == 2
     assert "LoRA is not supported for the sst2 task" in capsys.readouterr().err
+
+
+def test_lora_run_saves_plain_merged_weights_and_resumes_exactly_after_a_kill(models_dir, qa_data, tmp_path):
+    """Only the targeted projections change, saved merged (no peft files). SIGKILL after step 5
+    (checkpoints at 2 and 4): the resumed run ends with the uninterrupted run's weights and losses,
+    LoRA dropout included."""
+    from safetensors.torch import load_file
+
+    def train(out, **env):
+        return run_cli("train", "squad_generative", f"model={models_dir['llama']}", f"data.train={qa_data / 'train.jsonl'}",
+                       f"data.validation={qa_data / 'dev.jsonl'}", "data.max_seq_length=64", f"output_dir={out}",
+                       "run_name=lora", "train.max_steps=6", "train.save_every=2", "train.keep_last=3", "train.log_every=1",
+                       "train.lr=1e-2", "train.batch_size=4", "lora.enabled=true", "lora.r=4", "lora.dropout=0.3",
+                       "lora.target_modules=[q_proj,v_proj]", "data.max_eval_samples=2", env=env)
+
+    assert train(tmp_path / "whole").returncode == 0
+    assert train(tmp_path / "cut", FINETUNE_TEST_KILL_AT_STEP="5").returncode == -9
+    resumed = train(tmp_path / "cut")
+    assert resumed.returncode == 0 and "step 4" in resumed.stdout, resumed.stderr[-2000:]
+    best = tmp_path / "whole" / "lora" / "checkpoints" / "best"
+    assert not (best / "adapter_config.json").exists()
+    base = load_file(models_dir["llama"] / "model.safetensors")
+    whole, cut = (load_file(p / "lora" / "checkpoints" / "best" / "model.safetensors") for p in (tmp_path / "whole", tmp_path / "cut"))
+    assert whole.keys() == base.keys()
+    changed = {k for k in whole if not torch.equal(whole[k], base[k])}
+    assert changed and all(k.endswith(("q_proj.weight", "v_proj.weight")) for k in changed)
+    for key in whole:
+        torch.testing.assert_close(cut[key], whole[key], rtol=0, atol=1e-6, msg=key)
+    losses = [[r["loss"] for r in map(json.loads, (p / "lora" / "log.jsonl").read_text().splitlines()) if "loss" in r]
+              for p in (tmp_path / "whole", tmp_path / "cut")]
+    assert len(losses[0]) == 6 and losses[1] == pytest.approx(losses[0], abs=1e-6)
