@@ -5,6 +5,7 @@ run continues exactly. Every saved MODEL (checkpoints/best, hence exports) is th
 with each adapter merged into its layer, W + scale * B @ A: it loads with plain transformers and
 `pipeline`, with no peft at inference. The merge is computed beside the weights, never in place:
 merging and unmerging during training would nudge the frozen weights by rounding at every save.
+The merge reads each process's own weights, so LoRA with FSDP (sharded weights) is not supported yet.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ def plot_curves(log: RunLog, primary: str, out: Path) -> None:
     eval_loss = [(r["step"], r["eval"]["loss"]) for r in records if "loss" in r.get("eval", {})]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     if train:
-        left.plot(*zip(*train), label="train loss")
+        left.plot(*zip(*train), marker="." if len(train) < 20 else None, label="train loss")  # a short run: points show
     if eval_loss:
         left.plot(*zip(*eval_loss), marker="o", label="dev loss")
     left.set_xlabel("optimizer step")
