@@ -85,8 +85,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--text-pair", action="append", help="the second text of a pair (one per --text)")
     p.add_argument("--question", action="append", help="span or generative QA: a question (repeatable, one --context "
                                                        "each; generative QA: --context is optional)")
-    p.add_argument("--context", action="append", help="span QA: the passage that holds the answer; multiple choice: "
-                                                      "the context the endings continue")
+    p.add_argument("--context", action="append", help="span or generative QA: the passage that holds the answer; "
+                                                      "multiple choice: the context the endings continue")
     p.add_argument("--choice", action="append", help="multiple choice: an ending to choose from (repeat for each)")
     p.add_argument("--out", help="write the predictions here instead of printing them")
     p.set_defaults(func=cmd_predict)

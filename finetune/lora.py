@@ -34,6 +34,7 @@ def apply(model: Any, settings: LoraConfig, task_type: str | None, task: str) ->
 
 
 def is_lora(model: Any) -> bool:
+    # By module name: runs without LoRA never import peft.
     return type(model).__module__.startswith("peft.")
 
 

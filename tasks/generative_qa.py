@@ -42,7 +42,7 @@ from finetune.metrics import squad as squad_metrics
 from tasks.base import Adapter
 
 GOLD = "gold_answers"  # all gold answer texts of an example (added by setup_labels)
-ANSWER_START = "answer_start"  # character offset of the first gold answer in the context, -1 unknown
+ANSWER_START = "answer_start"  # offset of the first gold answer in the stripped context, -1 unknown
 
 CARD_EXAMPLE = {"context": "The Eiffel Tower was completed in 1889 and stands in Paris.",
                 "question": "When was the Eiffel Tower completed?"}
@@ -185,8 +185,9 @@ class GenerativeQAAdapter(Adapter):
             start = given[0] if given else -1
             if context and not (0 <= start and context[start:start + len(texts[0])] == texts[0]):
                 start = context.find(texts[0])
-            starts.append(start)
-        for name in (GOLD, ANSWER_START):
+            # Prompts hold the context stripped: count the offset from its first non-space character.
+            starts.append(start - (len(context) - len(context.lstrip())) if context and start >= 0 else -1)
+        for name in (GOLD, ANSWER_START):  # a JSONL file may have its own answer_start column
             if name in dataset.column_names:
                 dataset = dataset.remove_columns(name)
         return dataset.add_column(GOLD, golds).add_column(ANSWER_START, starts)
@@ -201,58 +202,58 @@ class GenerativeQAAdapter(Adapter):
                                                       add_generation_prompt=True)
         return text
 
-    def _prompt_ids(self, question: str, context: str | None, budget: int, answer_start: int) -> list[int]:
-        """The prompt's token ids, at most `budget` long, the context cut when needed: a window
-        around answer_start (>= 0), else its start. None when even the question alone is too long."""
-        def tokenize(text: str) -> list[int]:
-            # A chat template brings its own special tokens; a plain prompt gets the tokenizer's (BOS), as pipelines do.
-            return self.tokenizer(text, add_special_tokens=not self.chat)["input_ids"]
+    def _tokenize(self, texts: list[str]) -> list[list[int]]:
+        # A chat template brings its own special tokens; a plain prompt gets the tokenizer's (BOS), as pipelines do.
+        return self.tokenizer(texts, add_special_tokens=not self.chat)["input_ids"]
 
-        ids = tokenize(self.render(question, context))
-        if len(ids) <= budget or not context:
-            return ids if len(ids) <= budget else None
-        pieces = self.tokenizer(context, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
-        keep = len(pieces) - (len(ids) - budget)
-        while keep > 0:
-            first = 0
-            if answer_start >= 0:  # centre the window on the answer's first token
-                at = next((i for i, (s, e) in enumerate(pieces) if e > answer_start), len(pieces) - 1)
-                first = min(max(0, at - keep // 2), len(pieces) - keep)
-            window = context[pieces[first][0]:pieces[first + keep - 1][1]]
-            ids = tokenize(self.render(question, window))
-            if len(ids) <= budget:
-                return ids
-            keep -= len(ids) - budget  # tokens can merge differently at the cut: try again, shorter
-        ids = tokenize(self.render(question, None))
+    def _cut(self, question: str, context: str | None, ids: list[int], budget: int, answer_start: int) -> list[int] | None:
+        """A prompt of at most `budget` tokens from one whose ids are too long: the context cut to a
+        window around answer_start (>= 0), else to its start. None when the question alone is too long."""
+        if context:
+            pieces = self.tokenizer(context, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+            keep = len(pieces) - (len(ids) - budget)
+            while keep > 0:
+                first = 0
+                if answer_start >= 0:  # centre the window on the answer's first token
+                    at = next((i for i, (s, e) in enumerate(pieces) if e > answer_start), len(pieces) - 1)
+                    first = min(max(0, at - keep // 2), len(pieces) - keep)
+                window = context[pieces[first][0]:pieces[first + keep - 1][1]]
+                ids = self._tokenize([self.render(question, window)])[0]
+                if len(ids) <= budget:
+                    return ids
+                keep -= len(ids) - budget  # tokens can merge differently at the cut: try again, shorter
+        ids = self._tokenize([self.render(question, None)])[0]
         return ids if len(ids) <= budget else None
 
     def encode(self, batch, indices, tokenizer, split):
         o = self.options
         max_length = self.config.data.max_seq_length
         training = split == "train"
-        contexts = batch.get(o.context_column) or [None] * len(indices)
-        features: dict[str, list] = {"input_ids": [], "attention_mask": [], "example_index": []}
+        questions = [q.strip() for q in batch[o.question_column]]
+        contexts = [(c or "").strip() or None for c in batch.get(o.context_column) or [None] * len(indices)]
+        prompts = self._tokenize([self.render(q, c) for q, c in zip(questions, contexts)])
+        if training:  # the answer after a plain prompt's "Answer:" starts with a space, as generation writes it
+            answers = tokenizer([g[0].strip() if self.chat else " " + g[0].strip() for g in batch[GOLD]],
+                                add_special_tokens=False)["input_ids"]
+            answers = [ids + [tokenizer.eos_token_id] for ids in answers]
+            starts = batch[ANSWER_START]
+        else:
+            answers, starts = [[] for _ in indices], [-1] * len(indices)
+        features: dict[str, list] = {"input_ids": [], "attention_mask": [], "example_index": list(indices)}
         if training:
             features["labels"] = []
-        for i, index in enumerate(indices):
-            question = batch[o.question_column][i].strip()
-            context = (contexts[i] or "").strip() or None
-            answer_ids: list[int] = []
-            if training:
-                answer = batch[GOLD][i][0].strip()
-                answer_ids = tokenizer(answer if self.chat else " " + answer, add_special_tokens=False)["input_ids"]
-                answer_ids.append(tokenizer.eos_token_id)
-            start = batch[ANSWER_START][i] - (len(contexts[i]) - len(contexts[i].lstrip())) if training and context else -1
-            prompt = self._prompt_ids(question, context, max_length - len(answer_ids), start)
+        for i, (prompt, answer) in enumerate(zip(prompts, answers)):
+            budget = max_length - len(answer)
+            if len(prompt) > budget:
+                prompt = self._cut(questions[i], contexts[i], prompt, budget, starts[i])
             if prompt is None:
                 raise InputError(f"question id {batch[o.id_column][i]} ({split}): the question"
                                  f"{' and its answer' if training else ''} alone take more than "
                                  f"data.max_seq_length={max_length} tokens; raise data.max_seq_length.")
-            features["input_ids"].append(prompt + answer_ids)
-            features["attention_mask"].append([1] * (len(prompt) + len(answer_ids)))
-            features["example_index"].append(index)
+            features["input_ids"].append(prompt + answer)
+            features["attention_mask"].append([1] * (len(prompt) + len(answer)))
             if training:
-                features["labels"].append([-100] * len(prompt) + answer_ids)
+                features["labels"].append([-100] * len(prompt) + answer)
         return features
 
     def loss(self, outputs, batch):
