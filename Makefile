@@ -8,13 +8,14 @@ TASK   ?= sst2
 ARGS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: install finetune evaluate export test clean help
+.PHONY: install finetune evaluate export glue test clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make finetune TASK=sst2 [ARGS='train.epochs=1 model=PATH']   fine-tune on a task (configs/TASK.yaml)"
 	@echo "make evaluate RUN=runs/NAME [ARGS=...]                        dev metrics of a run or exported folder"
 	@echo "make export RUN=runs/NAME [OUT=DIR]                           a plain Hugging Face folder"
+	@echo "make glue [TASKS=sst2,mrpc,rte] [OUT=DIR] [ARGS='model=PATH train.epochs=1']  every GLUE task: table, chart, submission"
 	@echo "make test                                                     the test suite"
 	@echo "make install                                                  only create .venv and install"
 
@@ -40,6 +41,9 @@ evaluate: $(STAMP)
 export: $(STAMP)
 	@test -n "$(RUN)" || { echo "usage: make export RUN=runs/NAME [OUT=DIR]"; exit 2; }
 	$(BIN)/python -m finetune export $(RUN) $(if $(OUT),--out $(OUT))
+
+glue: $(STAMP)
+	$(BIN)/python -m finetune glue $(if $(TASKS),--tasks $(TASKS)) $(if $(OUT),--out $(OUT)) $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,4 +1,4 @@
-"""`python -m finetune train|evaluate|predict|export|score`.
+"""`python -m finetune train|evaluate|predict|export|glue|score`.
 
 Exit status: 0 success, 2 bad input or config (one paragraph naming the file, line or key and the
 fix; no traceback), 1 anything else.
@@ -56,6 +56,18 @@ def cmd_export(args) -> None:
     export(args.run, args.out)
 
 
+def cmd_glue(args) -> int:
+    from pathlib import Path
+
+    from finetune import glue
+
+    tasks = glue.parse_tasks(args.tasks)
+    shared, per_task = glue.split_overrides(args.overrides, tasks)
+    out = Path(args.out) if args.out else glue.default_out(shared)
+    return glue.run(glue.Batch(out=out, tasks=tasks, overrides=shared, task_overrides=per_task, eval_only=args.eval_only,
+                               models=Path(args.models) if args.models else None))
+
+
 def cmd_score(args) -> None:
     from finetune.inference import score_file
 
@@ -96,6 +108,23 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="the folder to write (default: exports/<run name>)")
     p.set_defaults(func=cmd_export)
 
+    p = sub.add_parser("glue", help="fine-tune and score one backbone on every GLUE task: results table, chart, "
+                                    "leaderboard files", description="Each task in turn with its own config "
+                                    "(configs/TASK.yaml); only real data (FINETUNE_DATA, data.dir, or data.source=hub): "
+                                    "tasks without it are named in the table. Run the same command again to continue "
+                                    "a killed batch: finished tasks are skipped, a killed task resumes.")
+    p.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="for every task, e.g. model=PATH train.epochs=1 data.max_train_samples=2000; "
+                        "TASK.key=value for one task, e.g. rte.train.epochs=5")
+    p.add_argument("--tasks", default="cola,sst2,mrpc,stsb,qqp,mnli,qnli,rte,wnli",
+                   help="comma-separated GLUE tasks (default: all nine)")
+    p.add_argument("--out", help="the batch folder (default: runs/glue-<model>)")
+    p.add_argument("--eval-only", action="store_true", help="score existing runs or exported folders on the dev sets "
+                                                             "(and write test predictions), without training")
+    p.add_argument("--models", help="with --eval-only: the folder holding one run or exported folder per task, named "
+                                    "TASK or TASK-... (default: the batch folder's runs/)")
+    p.set_defaults(func=cmd_glue)
+
     p = sub.add_parser("score", help="official metrics of a predictions file, without a model")
     p.add_argument("task", metavar="TASK", help="a task name or config")
     p.add_argument("--predictions", required=True)
@@ -111,11 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     _quiet_libraries()
     try:
-        args.func(args)
+        status = args.func(args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return 0
+    return status or 0

@@ -47,7 +47,8 @@ class DataConfig:
     test_header: bool | None = None  # the test file's header, when it differs (CoLA's test has one)
     test_column_names: list[str] | None = None
     max_train_samples: int | None = None
-    max_eval_samples: int | None = None
+    max_eval_samples: int | None = None  # dev sets
+    max_predict_samples: int | None = None  # test sets (a leaderboard submission needs them whole)
     max_seq_length: int = 128
 
 
@@ -86,6 +87,15 @@ class LoraConfig:
 
 
 @dataclass
+class ReferenceConfig:
+    """Published dev scores of a known model on this task, shown beside a run's (GLUE batch table)."""
+
+    model: str | None = None  # the model the scores are for, e.g. bert-base-cased
+    metrics: dict[str, float] = field(default_factory=dict)  # metric name -> score in percent, as sources print them
+    source: str | None = None  # where the scores were published
+
+
+@dataclass
 class RunConfig:
     task: str
     adapter: str = "classification"
@@ -98,6 +108,7 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
+    reference: ReferenceConfig = field(default_factory=ReferenceConfig)
     options: Any = None  # the adapter's own dataclass, flattened to top-level keys in YAML
 
     def to_dict(self) -> dict:
@@ -238,7 +249,8 @@ def validate(config: RunConfig, where: str) -> None:
                     ("data.max_seq_length", config.data.max_seq_length), ("train.keep_last", t.keep_last),
                     ("train.max_steps", t.max_steps), ("train.eval_every", t.eval_every), ("train.save_every", t.save_every),
                     ("train.patience", t.patience), ("lora.r", config.lora.r), ("train.eval_batch_size", t.eval_batch_size),
-                    ("data.max_train_samples", config.data.max_train_samples), ("data.max_eval_samples", config.data.max_eval_samples)]
+                    ("data.max_train_samples", config.data.max_train_samples), ("data.max_eval_samples", config.data.max_eval_samples),
+                    ("data.max_predict_samples", config.data.max_predict_samples)]
     for key, value in at_least_one:
         if value is not None and value < 1:
             raise InputError(f"{where}: {key} must be at least 1, got {value}.")

@@ -271,7 +271,8 @@ def load_split(config: DataConfig, split: str) -> RawSplit | None:
         location = f"{config.hub}:{location}"
     else:
         dataset, lines = read_file(config, location, split)
-    limit = config.max_train_samples if split == "train" else config.max_eval_samples
+    limit = (config.max_train_samples if split == "train"
+             else config.max_predict_samples if is_test_split(config, split) else config.max_eval_samples)
     if limit is not None and limit < len(dataset):
         dataset = dataset.select(range(limit))
         lines = lines[:limit] if lines else lines

@@ -38,7 +38,7 @@ def _accelerator(config: RunConfig) -> Accelerator:
     return Accelerator(mixed_precision=config.train.precision if config.train.precision != "fp16" else "no", split_batches=True)
 
 
-def _run(config: RunConfig, model_path: str | None, split_names: list[str], given: dict | None = None):
+def run_splits(config: RunConfig, model_path: str | None, split_names: list[str], given: dict | None = None):
     """Predictions (and metrics, where labelled) of every split, on every process."""
     accelerator = _accelerator(config)
     built = build(config, split_names, accelerator, model_path, given_splits=given)
@@ -56,7 +56,12 @@ def _run(config: RunConfig, model_path: str | None, split_names: list[str], give
 
 def evaluate(target: str, overrides: list[str], out: str | None = None) -> dict[str, float]:
     config, model_path = resolve_target(target, overrides)
-    accelerator, built, results = _run(config, model_path, data_io.eval_split_names(config.data))
+    return evaluate_config(config, model_path, out)
+
+
+def evaluate_config(config: RunConfig, model_path: str | None, out: str | Path | None = None) -> dict[str, float]:
+    """Dev metrics of a model (a trained folder, or None: the config's backbone with a new head)."""
+    accelerator, built, results = run_splits(config, model_path, data_io.eval_split_names(config.data))
     metrics = {}
     for name, result in results.items():
         prefix = "" if name == "validation" else f"{name}_"
@@ -88,7 +93,7 @@ def predict(target: str, overrides: list[str], input_file: str | None = None, fl
     elif input_file:
         config.data.test = str(Path(input_file).resolve())
         config.data.source = "files"
-    accelerator, built, results = _run(config, model_path, ["test"], given)
+    accelerator, built, results = run_splits(config, model_path, ["test"], given)
     if not accelerator.is_main_process:
         return
     result, examples = results["test"], built.splits["test"].dataset
