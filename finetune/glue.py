@@ -281,8 +281,14 @@ def _check_settings(batch: Batch) -> None:
 
 def run(batch: Batch) -> int:
     """Every task in turn; returns the exit status (1 when a task failed)."""
+    found = []
     for task in batch.tasks:  # every task's config and overrides are checked before anything runs
-        load_config(task, batch.overrides_for(task))
+        config = load_config(task, batch.overrides_for(task))
+        found += list(keep_real_splits(config, ax=False))
+    if not batch.eval_only and not found:
+        raise InputError("no GLUE data found for these tasks: the batch uses real data only. Set FINETUNE_DATA (or "
+                         "data.dir) to a folder with glue/<TASK>/train.tsv, dev.tsv, test.tsv; or data.source=hub to "
+                         "read nyu-mll/glue online; or data.source=sample for a smoke run on the shipped samples.")
     if batch.eval_only and any(item.split("=", 1)[0].strip() == "model" for item in batch.overrides):
         raise InputError("--eval-only evaluates the models in --models; drop model=.")
     if batch.models is not None and not batch.models.is_dir():
