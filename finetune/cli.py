@@ -75,6 +75,7 @@ def cmd_score(args) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
+    from finetune.metrics.glue import TASK_SCORE_METRICS
     top = argparse.ArgumentParser(prog="python -m finetune", description="Fine-tune, evaluate and export transformers models.")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -116,7 +117,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="for every task, e.g. model=PATH train.epochs=1 data.max_train_samples=2000; "
                         "TASK.key=value for one task, e.g. rte.train.epochs=5")
-    p.add_argument("--tasks", default="cola,sst2,mrpc,stsb,qqp,mnli,qnli,rte,wnli",
+    p.add_argument("--tasks", default=",".join(TASK_SCORE_METRICS),
                    help="comma-separated GLUE tasks (default: all nine)")
     p.add_argument("--out", help="the batch folder (default: runs/glue-<model>)")
     p.add_argument("--eval-only", action="store_true", help="score existing runs or exported folders on the dev sets "

@@ -24,11 +24,12 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from accelerate import PartialState
 from accelerate.utils import set_seed
 
 from finetune import data as data_io
-from finetune import glue_report, glue_submission, prediction_tsv
+from finetune import glue_report, glue_submission, prediction_tsv, typed
 from finetune.config import RunConfig, load_config
 from finetune.errors import InputError
 from finetune.metrics.glue import TASK_SCORE_METRICS, task_score
@@ -150,7 +151,9 @@ class Runner:
             record.update(status="failed", note=f"{type(exc).__name__}: {exc}")
             traceback.print_exc()
         finally:
-            gc.collect()
+            gc.collect()  # the task's model and optimizer go before the next task's arrive
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
         if record["status"] == "done" and record["metrics"]:
             record["score"] = task_score(task, record["metrics"])
         record["counted"] = record["score"] is not None and record["how"] in ("fine-tuned", "evaluated")
@@ -175,6 +178,7 @@ class Runner:
         record["model"] = config.model
         run = runs / task
         if config.data.train:
+            _check_same_run(run, config)
             if not (run / "metrics.json").is_file():  # a finished run is not trained again
                 set_seed(config.seed)
                 train(config)
@@ -245,6 +249,24 @@ class Runner:
         accelerator.wait_for_everyone()
 
 
+def _check_same_run(run: Path, config: RunConfig) -> None:
+    """A task's run folder from an earlier pass is continued or reused only if it was trained with the
+    config this pass resolves (an edited configs/TASK.yaml included). Test sets may differ: the
+    diagnostic file can arrive later."""
+    import yaml
+
+    saved = run / "config.yaml"
+    if not saved.is_file():
+        return
+    skip = ("resume", "data.test", "data.extra_test")
+    old, new = (typed.flatten(d) for d in (yaml.safe_load(saved.read_text()), config.to_dict()))
+    changed = [k for k in sorted(set(old) | set(new)) if not k.startswith(skip) and old.get(k) != new.get(k)]
+    if changed:
+        shown = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed[:4])
+        raise InputError(f"{run} was trained with another config ({shown}). Give the batch a new --out, or delete "
+                         f"that run folder to train it again.")
+
+
 def find_model(folder: Path, task: str) -> Path | None:
     """The run or exported folder for a task: <folder>/<task>, else the newest <folder>/<task>-*."""
     from finetune.build import RUN_CONFIG_NAME
@@ -295,7 +317,7 @@ def run(batch: Batch) -> int:
         raise InputError(f"--models {batch.models}: no such folder.")
     _check_settings(batch)
     runner = Runner(batch)
-    if runner.main:
+    if runner.main and not batch.eval_only:  # an --eval-only pass over a batch folder leaves its settings be
         _write_json(batch.out / "batch.json", {"settings": batch.settings(), "tasks": batch.tasks})
     records: dict[str, dict] = {}
     for number, task in enumerate(batch.tasks, start=1):

@@ -22,7 +22,7 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
-from finetune import batching, checkpoint, lora, optim
+from finetune import batching, checkpoint, lora, optim, typed
 from finetune import data as data_io
 from finetune.build import RUN_CONFIG_NAME, Built, build
 from finetune.config import RunConfig
@@ -119,7 +119,7 @@ class Trainer:
         self.eval_loaders = {name: acc.prepare(batching.eval_loader(built.features[name], size, collate, drop))
                              for name in data_io.eval_split_names(config.data) if name in built.features}
         if config.train.report_to == "tensorboard" and self.main:
-            flat = {k: v for k, v in _flatten(config.to_dict()).items() if isinstance(v, (int, float, str, bool))}
+            flat = {k: v for k, v in typed.flatten(config.to_dict()).items() if isinstance(v, (int, float, str, bool))}
             acc.init_trackers("tensorboard", config=flat)
 
     # -- evaluation and saving ------------------------------------------------------------------
@@ -358,16 +358,6 @@ class _Meter:
         }
         self.reset()
         return record
-
-
-def _flatten(data: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def train(config: RunConfig) -> Path:

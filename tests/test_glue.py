@@ -283,6 +283,20 @@ def test_a_batch_continues_only_with_its_own_settings(batch, glue_data, tiny_ber
     assert code == 2 and "other settings" in err and "--out" in err
 
 
+def test_a_run_folder_is_reused_only_with_the_config_that_trained_it(batch, glue_data, tiny_bert, monkeypatch):
+    """An edited configs/TASK.yaml is not caught by the batch's own settings: the run's saved config is."""
+    monkeypatch.setenv("FINETUNE_DATA", str(glue_data))
+    runs = batch / "runs"
+    config = load_config("sst2", _tiny(tiny_bert) + ["run_name=sst2", f"output_dir={runs}", "resume=auto"])
+    glue.keep_real_splits(config, ax=True)
+    glue._check_same_run(runs / "sst2", config)  # as trained: fine
+    config.data.test = "somewhere/else.tsv"  # a test set may change (the diagnostic file may arrive later)
+    glue._check_same_run(runs / "sst2", config)
+    config.train.lr = 5e-4
+    with pytest.raises(InputError, match=r"train.lr: 0.001 -> 0.0005.*new --out"):
+        glue._check_same_run(runs / "sst2", config)
+
+
 def test_no_real_data_at_all_is_an_input_error(tiny_bert, capsys, monkeypatch, tmp_path):
     monkeypatch.delenv("FINETUNE_DATA", raising=False)
     code, _, err = _cli(capsys, "glue", "--out", str(tmp_path / "b"), f"model={tiny_bert}")
