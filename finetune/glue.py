@@ -20,6 +20,7 @@ import json
 import os
 import re
 import sys
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,6 +140,7 @@ class Runner:
         record = {"task": task, "status": "failed", "how": None, "metrics": {}, "score": None, "counted": False,
                   "train_examples": None, "train_seconds": None, "dev_examples": None, "data": {}, "model": None,
                   "submission": [], "note": "", "overrides": overrides}
+        started = time.perf_counter()
         try:
             if self.batch.eval_only:
                 self._evaluate_existing(task, record)
@@ -154,6 +156,7 @@ class Runner:
             gc.collect()  # the task's model and optimizer go before the next task's arrive
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
+        record["wall_seconds"] = round(time.perf_counter() - started, 1)  # training, evaluation, test predictions
         if record["status"] == "done" and record["metrics"]:
             record["score"] = task_score(task, record["metrics"])
         record["counted"] = record["score"] is not None and record["how"] in ("fine-tuned", "evaluated")

@@ -79,14 +79,14 @@ def markdown(result: dict) -> str:
         if result["task_overrides"] else ""), ""]
     references = {r["reference"].get("model") for r in result["tasks"] if r["reference"].get("model")}
     reference_head = f"reference ({', '.join(sorted(references))})" if references else "reference"
-    lines += [f"| task | metrics (dev) | score | {reference_head} | train examples | train time | notes |",
-              "|---|---|---|---|---|---|---|"]
+    lines += [f"| task | metrics (dev) | score | {reference_head} | train examples | train time | task wall time | notes |",
+              "|---|---|---|---|---|---|---|---|"]
     for r in result["tasks"]:
         names = TASK_SCORE_METRICS[r["task"]]
         note = "" if r.get("counted") else _reason(r).replace("|", "\\|")
         lines.append(f"| {NAMES[r['task']]} | {_metrics_text(r['metrics'], names) or '-'} | {_pct(r['score'])} | "
                      f"{_pct(r['reference'].get('score'))} | {r.get('train_examples') or '-'} | "
-                     f"{_time(r.get('train_seconds'))} | {note} |")
+                     f"{_time(r.get('train_seconds'))} | {_time(r.get('wall_seconds'))} | {note} |")
     lines.append("")
     if result["glue_score"] is None:
         lines.append("**GLUE score:** none: no task was scored.")
@@ -103,7 +103,8 @@ def markdown(result: dict) -> str:
         lines.append(line + ".")
     lines += ["", "A task's score is the GLUE benchmark's: the mean of F1 and accuracy (MRPC, QQP), of Pearson and "
               "Spearman correlation (STS-B), of matched and mismatched accuracy (MNLI), Matthews correlation (CoLA), "
-              "accuracy otherwise; in percent."]
+              "accuracy otherwise; in percent. Train time counts the optimizer steps; task wall time adds the dev "
+              "evaluations, the test predictions and loading."]
     sources = sorted({(r["reference"].get("model"), r["reference"].get("source")) for r in result["tasks"]
                       if r["reference"].get("source")})
     for model, source in sources:
@@ -123,7 +124,7 @@ def markdown(result: dict) -> str:
 
 
 CSV_COLUMNS = ["task", "status", "how", "score", "reference_score", "reference_model", "metrics", "train_examples",
-               "train_seconds", "dev_examples", "counted", "note"]
+               "train_seconds", "wall_seconds", "dev_examples", "counted", "note"]
 
 
 def csv_text(result: dict) -> str:
@@ -133,10 +134,11 @@ def csv_text(result: dict) -> str:
     for r in result["tasks"]:
         writer.writerow([r["task"], r["status"], r.get("how") or "", _round(r["score"]), _round(r["reference"].get("score")),
                          r["reference"].get("model") or "", json.dumps({k: round(v, 6) for k, v in r["metrics"].items()}),
-                         r.get("train_examples") or "", r.get("train_seconds") or "", r.get("dev_examples") or "",
+                         r.get("train_examples") or "", r.get("train_seconds") or "", r.get("wall_seconds") or "",
+                         r.get("dev_examples") or "",
                          int(bool(r.get("counted"))), r.get("note") or ""])
     writer.writerow(["glue", "", "", _round(result["glue_score"]), _round(result["reference_glue_score_same_tasks"]), "",
-                     "", "", "", "", "", "left out: " + ", ".join(result["left_out"]) if result["left_out"] else ""])
+                     "", "", "", "", "", "", "left out: " + ", ".join(result["left_out"]) if result["left_out"] else ""])
     return out.getvalue()
 
 
