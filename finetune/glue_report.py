@@ -22,8 +22,9 @@ def summary(records: list[dict], header: dict) -> dict:
     """results.json: the batch's settings, the GLUE score over the tasks that count, and each task."""
     scores = {r["task"]: r["score"] for r in records if r.get("counted")}
     score, left_out = glue_score(scores)
-    reference_scores = {task: next(r["reference"]["score"] for r in records if r["task"] == task) for task in scores}
-    reference, _ = glue_score(reference_scores)
+    reference_scores = {r["task"]: r["reference"].get("score") for r in records if r["task"] in scores}
+    # Over the same tasks or not at all: a task without a reference makes the comparison moot.
+    reference = glue_score(reference_scores)[0] if None not in reference_scores.values() else None
     reasons = {r["task"]: _reason(r) for r in records}
     return {
         **header,
