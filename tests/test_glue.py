@@ -293,6 +293,9 @@ def test_a_batch_continues_only_with_its_own_settings(batch, glue_data, tiny_ber
     assert (batch / "tasks" / "sst2.json").stat().st_mtime_ns == before
     code, _, err = _cli(capsys, "glue", "--tasks", "sst2", "--out", str(batch), *_tiny(tiny_bert), "train.lr=1e-4")
     assert code == 2 and "other settings" in err and "--out" in err
+    code, _, err = _cli(capsys, "glue", "--tasks", "sst2,stsb", "--out", str(batch), *_tiny(tiny_bert),
+                        "stsb.train.precision=bf16")
+    assert code == 2 and "train.precision differs between tasks (sst2: no, stsb: bf16)" in err
 
 
 def test_a_run_folder_is_reused_only_with_the_config_that_trained_it(batch, glue_data, tiny_bert, monkeypatch):
