@@ -57,8 +57,6 @@ class Batch:
 
 
 def parse_tasks(text: str) -> list[str]:
-    from finetune import typed
-
     tasks = [t.strip().lower().replace("-", "") for t in text.split(",") if t.strip()]
     for task in tasks:
         if task not in TASKS:
