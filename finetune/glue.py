@@ -227,9 +227,8 @@ class Runner:
         from finetune.inference import evaluate_config
 
         out = self.batch.out / "eval" / task
-        record["metrics"] = evaluate_config(config, model_path, out if self.main else None)
-        if self.main:
-            record["dev_examples"] = json.loads((out / "metrics.json").read_text())["data"]["validation"]["rows"]
+        summary = evaluate_config(config, model_path, out if self.main else None)
+        record.update(metrics=summary["metrics"], dev_examples=summary["data"]["validation"]["rows"])
 
     def _predict_tests(self, task: str, config: RunConfig, model_path: str | None, record: dict) -> None:
         from finetune.inference import run_splits
@@ -325,24 +324,28 @@ def run(batch: Batch) -> int:
     if runner.main and not batch.eval_only:  # an --eval-only pass over a batch folder leaves its settings be
         _write_json(batch.out / "batch.json", {"settings": batch.settings(), "tasks": batch.tasks})
     records: dict[str, dict] = {}
+    reported = False  # the table on disk shows `records` as they stand
     for number, task in enumerate(batch.tasks, start=1):
         saved = runner.record_path(task)
         if not batch.eval_only and saved.is_file():
             record = json.loads(saved.read_text())
             if record["status"] == "done":
                 records[task] = record
+                reported = False
                 if runner.main:
                     print(f"== GLUE {number}/{len(batch.tasks)}: {task}: done in an earlier run, skipped")
                 continue
         if runner.main:
             print(f"== GLUE {number}/{len(batch.tasks)}: {task}", flush=True)
         records[task] = runner.run_task(task)
-        if runner.main:
+        if runner.main:  # after every task: a killed batch still leaves the table of what it finished
             _write_json(saved, records[task])
             _report(batch, records, runner.submission)
+        reported = True
         runner.state.wait_for_everyone()
     if runner.main:
-        _report(batch, records, runner.submission)
+        if not reported:
+            _report(batch, records, runner.submission)
         print((batch.out / "results.md").read_text())
         print(f"GLUE batch folder: {batch.out}")
     failed = [t for t, r in records.items() if r["status"] == "failed"]

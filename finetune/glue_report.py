@@ -10,7 +10,7 @@ import json
 import os
 from pathlib import Path
 
-from finetune.metrics.glue import glue_score
+from finetune.metrics.glue import TASK_SCORE_METRICS, glue_score
 
 NAMES = {"cola": "CoLA", "sst2": "SST-2", "mrpc": "MRPC", "stsb": "STS-B", "qqp": "QQP", "mnli": "MNLI",
          "qnli": "QNLI", "rte": "RTE", "wnli": "WNLI"}
@@ -68,8 +68,6 @@ def _time(seconds: float | None) -> str:
 
 
 def markdown(result: dict) -> str:
-    from finetune.metrics.glue import TASK_SCORE_METRICS
-
     lines = [f"# GLUE: {result['model']}", ""]
     if result.get("samples"):
         lines += ["**SAMPLE DATA** (`data.source=sample`): the shipped 48-row samples, a smoke test of the batch, "

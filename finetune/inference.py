@@ -9,7 +9,6 @@ import tempfile
 from pathlib import Path
 
 from accelerate import Accelerator
-from datasets import Dataset
 
 from finetune import batching
 from finetune import data as data_io
@@ -56,20 +55,21 @@ def run_splits(config: RunConfig, model_path: str | None, split_names: list[str]
 
 def evaluate(target: str, overrides: list[str], out: str | None = None) -> dict[str, float]:
     config, model_path = resolve_target(target, overrides)
-    return evaluate_config(config, model_path, out)
+    return evaluate_config(config, model_path, out)["metrics"]
 
 
-def evaluate_config(config: RunConfig, model_path: str | None, out: str | Path | None = None) -> dict[str, float]:
-    """Dev metrics of a model (a trained folder, or None: the config's backbone with a new head)."""
+def evaluate_config(config: RunConfig, model_path: str | None, out: str | Path | None = None) -> dict:
+    """Dev metrics of a model (a trained folder, or None: the config's backbone with a new head), as
+    the summary that `out`/metrics.json holds: {task, primary, metrics, model, data}."""
     accelerator, built, results = run_splits(config, model_path, data_io.eval_split_names(config.data))
     metrics = {}
     for name, result in results.items():
         prefix = "" if name == "validation" else f"{name}_"
         metrics.update({prefix + k: v for k, v in result.metrics.items()})
+    summary = {"task": config.task, "primary": built.adapter.primary_metric, "metrics": metrics,
+               "model": model_path or config.model,
+               "data": {n: {"location": s.location, "rows": len(s.dataset)} for n, s in built.splits.items()}}
     if accelerator.is_main_process:
-        summary = {"task": config.task, "primary": built.adapter.primary_metric, "metrics": metrics,
-                   "model": model_path or config.model,
-                   "data": {n: {"location": s.location, "rows": len(s.dataset)} for n, s in built.splits.items()}}
         if out:
             folder = Path(out)
             folder.mkdir(parents=True, exist_ok=True)
@@ -79,7 +79,7 @@ def evaluate_config(config: RunConfig, model_path: str | None, out: str | Path |
         for split in built.splits.values():
             print(data_io.describe(split))
         print(json.dumps(summary["metrics"], indent=1))
-    return metrics
+    return summary
 
 
 def predict(target: str, overrides: list[str], input_file: str | None = None, flags: dict[str, list[str]] | None = None,
