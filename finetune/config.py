@@ -65,7 +65,9 @@ class TrainConfig:
     scheduler: Literal["linear", "cosine", "constant"] = "linear"
     grad_accum: int = 1
     max_grad_norm: float | None = 1.0
-    precision: Literal["no", "bf16", "fp16"] = "no"
+    # auto: bf16 autocast where the hardware runs bf16 natively (CUDA Ampere+, CPUs with AVX512-BF16
+    # or AMX), fp32 elsewhere. fp16 (CUDA only) uses loss scaling.
+    precision: Literal["no", "bf16", "fp16", "auto"] = "no"
     eval_every: int | None = None  # optimizer steps between evaluations; every epoch end regardless
     save_every: int | None = None  # optimizer steps between checkpoints; default: at each evaluation
     keep_last: int = 2

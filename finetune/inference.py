@@ -10,7 +10,7 @@ from pathlib import Path
 
 from accelerate import Accelerator
 
-from finetune import batching
+from finetune import batching, devices
 from finetune import data as data_io
 from finetune.build import RUN_CONFIG_NAME, build
 from finetune.config import RunConfig, load_config
@@ -34,7 +34,8 @@ def resolve_target(target: str, overrides: list[str]) -> tuple[RunConfig, str | 
 
 
 def _accelerator(config: RunConfig) -> Accelerator:
-    return Accelerator(mixed_precision=config.train.precision if config.train.precision != "fp16" else "no", split_batches=True)
+    precision = devices.resolve_precision(config.train.precision, devices.device())
+    return Accelerator(mixed_precision=precision if precision != "fp16" else "no", split_batches=True)
 
 
 def run_splits(config: RunConfig, model_path: str | None, split_names: list[str], given: dict | None = None):

@@ -22,7 +22,7 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
-from finetune import batching, checkpoint, lora, optim, typed
+from finetune import batching, checkpoint, devices, lora, optim, typed
 from finetune import data as data_io
 from finetune.build import RUN_CONFIG_NAME, Built, build
 from finetune.config import RunConfig
@@ -52,7 +52,7 @@ class Position:
 
 
 def make_accelerator(config: RunConfig, project_dir: Path | None = None) -> Accelerator:
-    precision = config.train.precision
+    precision = devices.resolve_precision(config.train.precision, devices.device())
     if config.train.report_to == "tensorboard" and importlib.util.find_spec("tensorboard") is None:
         raise InputError("train.report_to=tensorboard needs the tensorboard package: pip install 'finetune[tensorboard]' "
                          "(or pip install tensorboard), or set train.report_to=none.")
@@ -111,7 +111,7 @@ class Trainer:
         loader, self.sampler = batching.train_loader(
             built.features["train"], config.train.batch_size, config.seed, config.train.group_by_length, collate, drop)
         self.steps_per_epoch, self.total_steps = optim.total_steps(config.train, len(loader))
-        optimizer = optim.optimizer(built.model, config.train, fused=on_gpu)
+        optimizer = optim.optimizer(built.model, config.train, fused=devices.fused_adamw(acc.device))
         scheduler = optim.schedule(optimizer, config.train, self.total_steps)
         # The scheduler is prepared too (checkpointed with the rest); with split_batches it steps once per call.
         self.model, self.optimizer, self.train_loader, self.scheduler = acc.prepare(built.model, optimizer, loader, scheduler)

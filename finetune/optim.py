@@ -22,7 +22,7 @@ def optimizer(model: nn.Module, train: TrainConfig, fused: bool) -> torch.optim.
         {"params": [p for n, p in params if n in decay], "weight_decay": train.weight_decay},
         {"params": [p for n, p in params if n not in decay], "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=train.lr, fused=fused or None)
+    return torch.optim.AdamW(groups, lr=train.lr, fused=fused)
 
 
 def schedule(optim: torch.optim.Optimizer, train: TrainConfig, total_steps: int):

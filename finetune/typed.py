@@ -81,7 +81,11 @@ def check_value(value: Any, tp: Any, key: str, where: str, aliases: dict[str, st
                 continue
         raise _bad(key, tp, value, where)
     if origin is Literal:
-        if value in typing.get_args(tp):
+        choices = typing.get_args(tp)
+        # YAML 1.1 reads `precision: no` as false; among word choices it means the word.
+        if isinstance(value, bool) and not any(isinstance(c, bool) for c in choices):
+            value = "yes" if value else "no"
+        if value in choices:
             return value
         raise _bad(key, tp, value, where)
     if origin is list:
@@ -165,8 +169,9 @@ def parse_cli_value(raw: str, tp: Any) -> Any:
     args = typing.get_args(tp) if typing.get_origin(tp) in (Union, types.UnionType) else (tp,)
     if type(None) in args and raw.strip().lower() in _NONE_WORDS:
         return None
-    if str in args:
-        return raw  # `run_name=001` must stay "001", not become 1
+    words = {c for a in args if typing.get_origin(a) is Literal for c in typing.get_args(a) if isinstance(c, str)}
+    if str in args or raw in words:
+        return raw  # `run_name=001` must stay "001", not become 1; `train.precision=no` stays "no"
     try:
         return yaml.safe_load(raw)
     except yaml.YAMLError:
