@@ -8,7 +8,7 @@ TASK   ?= sst2
 ARGS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: install finetune evaluate export glue test clean help
+.PHONY: install finetune evaluate export glue bench test clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -16,6 +16,7 @@ help:
 	@echo "make evaluate RUN=runs/NAME [ARGS=...]                        dev metrics of a run or exported folder"
 	@echo "make export RUN=runs/NAME [OUT=DIR]                           a plain Hugging Face folder"
 	@echo "make glue [TASKS=sst2,mrpc,rte] [OUT=DIR] [ARGS='model=PATH train.epochs=1']  every GLUE task: table, chart, submission"
+	@echo "make bench [ARGS='sst2.steps=30 workloads=[sst2]']             throughput beside the transformers Trainer (bench/)"
 	@echo "make test                                                     the test suite"
 	@echo "make install                                                  only create .venv and install"
 
@@ -44,6 +45,9 @@ export: $(STAMP)
 
 glue: $(STAMP)
 	$(BIN)/python -m finetune glue $(if $(TASKS),--tasks $(TASKS)) $(if $(OUT),--out $(OUT)) $(ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m finetune bench $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

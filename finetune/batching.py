@@ -14,11 +14,12 @@ class EpochSampler(Sampler):
     skip the batches it already trained on. With group_by_length, batches hold sentences of similar
     length (transformers' megabatch grouping), so dynamic padding adds few pad tokens."""
 
-    def __init__(self, lengths: list[int], batch_size: int, seed: int, group_by_length: bool):
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, group_by_length: bool, megabatch: int = 200):
         self.lengths = lengths
         self.batch_size = batch_size
         self.seed = seed
         self.group_by_length = group_by_length
+        self.megabatch = megabatch
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -31,7 +32,8 @@ class EpochSampler(Sampler):
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         if not self.group_by_length:
             return iter(torch.randperm(len(self.lengths), generator=generator).tolist())
-        grouped = get_length_grouped_indices(self.lengths, self.batch_size, generator=generator)
+        grouped = get_length_grouped_indices(self.lengths, self.batch_size, mega_batch_mult=self.megabatch,
+                                             generator=generator)
         # transformers leaves each megabatch sorted long -> short: in a short run that is a
         # curriculum, not a shuffle. Keep the batches, shuffle their order (the longest stays
         # first, so running out of memory shows at once).
@@ -78,8 +80,8 @@ def _batchable(features: Dataset, drop: tuple[str, ...]) -> Dataset:
     return features.remove_columns(present) if present else features
 
 
-def train_loader(features: Dataset, batch_size: int, seed: int, group_by_length: bool, collate, drop=()):
-    sampler = EpochSampler(features["length"], batch_size, seed, group_by_length)
+def train_loader(features: Dataset, batch_size: int, seed: int, group_by_length: bool, collate, drop=(), megabatch: int = 200):
+    sampler = EpochSampler(features["length"], batch_size, seed, group_by_length, megabatch)
     return _loader(_batchable(features, drop), batch_size, collate, sampler), sampler
 
 

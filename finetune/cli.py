@@ -1,4 +1,4 @@
-"""`python -m finetune train|evaluate|predict|export|glue|score`.
+"""`python -m finetune train|evaluate|predict|export|glue|bench|score`.
 
 Exit status: 0 success, 2 bad input or config (one paragraph naming the file, line or key and the
 fix; no traceback), 1 anything else.
@@ -68,6 +68,12 @@ def cmd_glue(args) -> int:
                                models=Path(args.models) if args.models else None))
 
 
+def cmd_bench(args) -> int:
+    from finetune import bench
+
+    return bench.main(args.overrides)
+
+
 def cmd_score(args) -> None:
     from finetune.inference import score_file
 
@@ -125,6 +131,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--models", help="with --eval-only: the folder holding one run or exported folder per task, named "
                                     "TASK or TASK-... (default: the batch folder's runs/)")
     p.set_defaults(func=cmd_glue)
+
+    p = sub.add_parser("bench", help="training and prediction throughput beside the transformers Trainer's: table "
+                                     "and bench/results.json", description="On SST-2 and SQuAD windows, the same data, "
+                                     "model, batch size, learning rate and steps: the Trainer as run_glue sets it up "
+                                     "(padding to max length), the Trainer with dynamic padding and group_by_length, the "
+                                     "toolkit (train.precision=auto and fp32), and the no-padding bound. Needs real data "
+                                     "(FINETUNE_DATA).")
+    p.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="bench settings (workloads=[sst2] runners=[toolkit,trainer_best] toolkit_precision=bf16 "
+                        "trainer_precision=bf16 eval_questions=200 out=DIR isolate=false), per workload "
+                        "(sst2.steps=30 sst2.warmup_steps=5 sst2.train_samples=4000), task config keys for every "
+                        "workload (model=PATH) or one (sst2.train.batch_size=16)")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("score", help="official metrics of a predictions file, without a model")
     p.add_argument("task", metavar="TASK", help="a task name or config")

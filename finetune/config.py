@@ -74,6 +74,9 @@ class TrainConfig:
     patience: int | None = None  # evaluations without improvement before stopping early
     log_every: int = 20
     group_by_length: bool = True  # batches of similar lengths: fewer pad tokens, same randomness
+    # With group_by_length: how many batches' worth of random examples are sorted by length together.
+    # transformers uses 50 (SST-2: 7% of tokens are pad); 200 leaves 2%, and batch order is shuffled anyway.
+    length_megabatch: int = 200
     report_to: Literal["none", "tensorboard"] = "none"
 
 

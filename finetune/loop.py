@@ -109,7 +109,8 @@ class Trainer:
         collate = batching.collator(built.tokenizer, on_gpu, built.adapter.collator_class)
         drop = self.adapter.decode_columns
         loader, self.sampler = batching.train_loader(
-            built.features["train"], config.train.batch_size, config.seed, config.train.group_by_length, collate, drop)
+            built.features["train"], config.train.batch_size, config.seed, config.train.group_by_length, collate, drop,
+            config.train.length_megabatch)
         self.steps_per_epoch, self.total_steps = optim.total_steps(config.train, len(loader))
         optimizer = optim.optimizer(built.model, config.train, fused=devices.fused_adamw(acc.device))
         scheduler = optim.schedule(optimizer, config.train, self.total_steps)
@@ -236,10 +237,15 @@ class Trainer:
                     pos.train_seconds += time.perf_counter() - started
                     started = time.perf_counter()
                     self._log(meter, pos, bar)
+                paused = time.perf_counter()
                 if t.eval_every and pos.global_step % t.eval_every == 0:
                     self.evaluate(pos)
                 if save_every and pos.global_step % save_every == 0:
                     self.save_checkpoint(pos)
+                # Evaluation and saving are not training: keep them out of train time and samples/s.
+                pause = time.perf_counter() - paused
+                started += pause
+                meter.started += pause
                 if self._should_stop(pos):
                     stop = True
                     break
@@ -247,9 +253,11 @@ class Trainer:
             if pos.batch_in_epoch >= len(self.train_loader):  # the epoch ran out (maybe on the last step)
                 pos.epoch += 1
                 pos.batch_in_epoch = 0
+                paused = time.perf_counter()
                 if pos.last_eval_step != pos.global_step:
                     self.evaluate(pos)
                 self.save_checkpoint(pos)
+                meter.started += time.perf_counter() - paused
                 stop = stop or self._should_stop(pos)
         bar.close()
         if pos.last_eval_step != pos.global_step:

@@ -1,0 +1,117 @@
+"""The bench's derived figures (bound, ratios, goals) and its markdown table."""
+
+from __future__ import annotations
+
+NAMES = {"trainer_default": "Trainer, run_glue defaults (pad to max length)",
+         "trainer_best": "Trainer at its best (dynamic padding, group_by_length)",
+         "toolkit": "finetune", "toolkit_fp32": "finetune, fp32"}
+PRECISION = {"no": "fp32", "bf16": "bf16 autocast", "fp16": "fp16 autocast"}
+
+# The issue's goals on SST-2 (short sentences, where padding costs most).
+GOAL_BOUND, GOAL_VS_DEFAULT, GOAL_VS_BEST = 0.85, 4.0, 1.2
+
+
+def derived(record: dict) -> dict:
+    """bound_tokens_per_s: a dense step's tokens/s (the toolkit's step, no pad token, at the data's
+    mean length); bound_fraction: the toolkit's real tokens/s over it; toolkit / Trainer ratios."""
+    runners, bound = record["runners"], record["dense"]["real_tokens_per_s"]
+    out: dict = {"bound_tokens_per_s": bound}
+    if "toolkit" in runners:
+        ours = runners["toolkit"]
+        out["bound_fraction"] = ours["real_tokens_per_s"] / bound
+        out["ratios"] = {f"toolkit/{name}": ours["samples_per_s"] / runners[name]["samples_per_s"]
+                         for name in ("trainer_default", "trainer_best") if name in runners}
+    return out
+
+
+def primary(result: dict) -> tuple[str, float] | None:
+    dev = result.get("dev") or {}
+    for key in ("accuracy", "f1", "matthews_correlation", "pearson"):
+        if key in dev:
+            return key, dev[key]
+    return None
+
+
+def goals(record: dict) -> list[tuple[str, bool]]:
+    """(goal, met) for the toolkit against the Trainer, on what this run measured."""
+    runners = record["runners"]
+    if "toolkit" not in runners:
+        return []
+    ours = runners["toolkit"]
+    checks = [(f"toolkit at >= {GOAL_BOUND:.2f} of the no-padding bound ({record['bound_fraction']:.2f})",
+               record["bound_fraction"] >= GOAL_BOUND)]
+    for name, goal in (("trainer_default", GOAL_VS_DEFAULT), ("trainer_best", GOAL_VS_BEST)):
+        if name in runners:
+            ratio = record["ratios"][f"toolkit/{name}"]
+            checks.append((f">= {goal:g}x the {NAMES[name]} in samples/s ({ratio:.2f}x)", ratio >= goal))
+    theirs = [(name, runners[name]) for name in ("trainer_default", "trainer_best") if name in runners]
+    ours_score = primary(ours)
+    for name, result in theirs:
+        score = primary(result)
+        if ours_score and score:
+            checks.append((f"dev {ours_score[0]} no lower than the {NAMES[name]} after the same steps "
+                           f"({100 * ours_score[1]:.2f} vs {100 * score[1]:.2f})", ours_score[1] >= score[1]))
+    if theirs:
+        least = min(result["peak_rss_mb"] for _, result in theirs)
+        checks.append((f"peak memory no higher than the Trainer's ({ours['peak_rss_mb']:.0f} MB vs {least:.0f} MB)",
+                       ours["peak_rss_mb"] <= least))
+    return checks
+
+
+def _row(name: str, result: dict, record: dict) -> str:
+    ratios = [result["samples_per_s"] / record["runners"][base]["samples_per_s"] if base in record["runners"] else None
+              for base in ("trainer_default", "trainer_best")]
+    score = primary(result)
+    cells = [NAMES.get(name, name), PRECISION.get(result["precision"], result["precision"]), f"{result['samples_per_s']:.1f}",
+             f"{result['real_tokens_per_s']:.0f}", f"{100 * result['pad_fraction']:.1f}%", f"{result['peak_rss_mb']:.0f}",
+             f"{100 * score[1]:.2f}" if score else "-",
+             *(f"{r:.2f}x" if r else "-" for r in ratios),
+             f"{result['real_tokens_per_s'] / record['bound_tokens_per_s']:.2f}"]
+    return "| " + " | ".join(cells) + " |"
+
+
+def workload_table(name: str, record: dict) -> list[str]:
+    first = next(iter(record["runners"].values()), record["dense"])
+    config = first["config"]
+    dense = record["dense"]
+    score = next((primary(r)[0] for r in record["runners"].values() if primary(r)), None)
+    lines = [f"### {name}: {config['model']}, batch {config['batch_size']}, lr {config['lr']:g}, max length "
+             f"{config['max_seq_length']}, {record['timed_steps']} timed steps after {record['warmup_steps']} warm-up steps",
+             "",
+             f"| runner | precision | samples/s | real tokens/s | pad | peak RSS MB | dev {score or 'score'} "
+             f"| x Trainer default | x Trainer best | of bound |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [_row(runner, result, record) for runner, result in record["runners"].items()]
+    lines += ["", f"No-padding bound: the toolkit's step ({PRECISION.get(dense['precision'], dense['precision'])}) on "
+                  f"{config['batch_size']} x {dense['length']} real tokens (data mean {dense['mean_real_tokens_data']:.1f}): "
+                  f"{dense['real_tokens_per_s']:.0f} tokens/s."]
+    if "eval" in record:
+        ev = record["eval"]
+        ours = ev["toolkit"]
+        lines += ["", f"Dev-set prediction of the same {ours['questions']} questions ({ours['windows']} windows). "
+                      "finetune's time holds the forward pass, window merging and scoring; Trainer.predict's only "
+                      "the forward pass (transformers 5 removed pipeline(\"question-answering\")):",
+                  "", "| predictor | precision | windows/s | questions/s | peak RSS MB | finetune x |", "|---|---|---|---|---|---|"]
+        for runner, label in (("toolkit", "finetune (evaluate)"), ("trainer_default", "Trainer.predict, run_qa defaults (pad to max length)"),
+                              ("trainer_best", "Trainer.predict, dynamic padding")):
+            result = ev[runner]
+            lines.append(f"| {label} | {PRECISION.get(result['precision'], result['precision'])} | {result['windows_per_s']:.1f} "
+                         f"| {result['questions_per_s']:.1f} | {result['peak_rss_mb']:.0f} "
+                         f"| {ours['windows_per_s'] / result['windows_per_s']:.2f}x |")
+    return lines
+
+
+def markdown(results: dict) -> str:
+    machine = results["machine"]
+    lines = ["# finetune bench", "",
+             f"`{results['command']}` on {machine['device']} ({machine['cpu_cores']} cores, {machine['torch_threads']} torch "
+             f"threads), torch {machine['torch']}, transformers {machine['transformers']}.", ""]
+    if results.get("sample_data"):
+        lines += ["**SAMPLE DATA**: the shipped samples, a smoke run; these figures measure nothing.", ""]
+    for name, record in results["workloads"].items():
+        lines += workload_table(name, record)
+        checks = goals(record) if name == "sst2" else []
+        if checks:
+            lines += ["", "Goals:"] + [f"- [{'x' if met else ' '}] {text}" for text, met in checks]
+        lines.append("")
+    return "\n".join(lines)
