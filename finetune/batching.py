@@ -32,7 +32,10 @@ class EpochSampler(Sampler):
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         if not self.group_by_length:
             return iter(torch.randperm(len(self.lengths), generator=generator).tolist())
-        grouped = get_length_grouped_indices(self.lengths, self.batch_size, mega_batch_mult=self.megabatch,
+        # As transformers does, at least four megabatches an epoch (a small set is never sorted whole:
+        # its batches would be the same every epoch); up to `megabatch` batches each (transformers: 50).
+        megabatch = max(1, min(len(self.lengths) // (self.batch_size * 4), self.megabatch))
+        grouped = get_length_grouped_indices(self.lengths, self.batch_size, mega_batch_mult=megabatch,
                                              generator=generator)
         # transformers leaves each megabatch sorted long -> short: in a short run that is a
         # curriculum, not a shuffle. Keep the batches, shuffle their order (the longest stays

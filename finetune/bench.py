@@ -24,14 +24,15 @@ from finetune.config import load_config
 from finetune.errors import InputError
 
 RUNNERS = ("trainer_default", "trainer_best", "toolkit", "toolkit_fp32")
-Runner = Literal["trainer_default", "trainer_best", "toolkit", "toolkit_fp32"]
+# toolkit_compiled (train.compile=inductor, the toolkit's precision) only when asked for: compiling takes minutes here.
+Runner = Literal["trainer_default", "trainer_best", "toolkit", "toolkit_fp32", "toolkit_compiled"]
 
 
 @dataclass
 class WorkloadSettings:
     steps: int  # timed optimizer steps per runner
     warmup_steps: int = 5  # untimed steps first: allocator, kernel selection
-    train_samples: int = 4000  # training examples read (the runners draw their batches from these)
+    train_samples: int | None = None  # training examples read (null: all); the runners draw their batches from these
 
 
 @dataclass(frozen=True)
@@ -106,11 +107,12 @@ class Bench:
 
     def overrides(self, name: str, runner: str) -> list[str]:
         workload, settings = WORKLOADS[name], getattr(self.config, name)
-        precision = {"toolkit": self.config.toolkit_precision, "toolkit_fp32": "no"}.get(runner, self.config.trainer_precision)
-        return [*workload.overrides, f"data.max_train_samples={settings.train_samples}",
+        precision = {"toolkit": self.config.toolkit_precision, "toolkit_compiled": self.config.toolkit_precision,
+                     "toolkit_fp32": "no"}.get(runner, self.config.trainer_precision)
+        return [*workload.overrides, f"data.max_train_samples={'null' if settings.train_samples is None else settings.train_samples}",
                 f"train.max_steps={settings.warmup_steps + settings.steps}", f"train.precision={precision}",
                 "train.eval_every=null", "train.save_every=null", "train.log_every=1000000", "train.grad_accum=1",
-                *self.shared, *self.per_task.get(name, [])]
+                *(["train.compile=inductor"] if runner == "toolkit_compiled" else []), *self.shared, *self.per_task.get(name, [])]
 
     def check(self) -> None:
         """Every config and its data, before the first measurement."""

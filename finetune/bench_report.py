@@ -4,7 +4,7 @@ from __future__ import annotations
 
 NAMES = {"trainer_default": "Trainer, run_glue defaults (pad to max length)",
          "trainer_best": "Trainer at its best (dynamic padding, group_by_length)",
-         "toolkit": "finetune", "toolkit_fp32": "finetune, fp32"}
+         "toolkit": "finetune", "toolkit_fp32": "finetune, fp32", "toolkit_compiled": "finetune, torch.compile"}
 PRECISION = {"no": "fp32", "bf16": "bf16 autocast", "fp16": "fp16 autocast"}
 
 # The goals on SST-2 (short sentences, where padding costs most).

@@ -26,22 +26,26 @@ from finetune.typed import to_dict
 
 
 class StepClock:
-    """Times steps and counts what the model computed on: a forward pre-hook counts samples, real
-    and padded tokens of every training forward; the counts stay on the device until the end."""
+    """Times steps and counts what the model computed on: samples, real and padded tokens of every
+    training forward (a forward pre-hook on the model, or the loop's batches); the counts stay on
+    the device until the end."""
 
-    def __init__(self, model: torch.nn.Module, warmup_steps: int):
+    def __init__(self, model: torch.nn.Module | None, warmup_steps: int):
         self.warmup_steps = warmup_steps
         self.steps = 0
         self.started = self.ended = None
         self.samples = 0
         self.padded = 0
         self.real = None
-        self._hook = model.register_forward_pre_hook(self._count, with_kwargs=True)
+        self._hook = model.register_forward_pre_hook(self._forward, with_kwargs=True) if model is not None else None
 
-    def _count(self, module, args, kwargs):
-        if not module.training or self.steps < self.warmup_steps:
+    def _forward(self, module, args, kwargs):
+        if module.training:
+            self.count(kwargs["attention_mask"])
+
+    def count(self, mask: torch.Tensor) -> None:
+        if self.steps < self.warmup_steps:
             return
-        mask = kwargs["attention_mask"]
         self.samples += mask.shape[0]
         self.padded += mask.numel()
         real = mask.sum()
@@ -57,7 +61,8 @@ class StepClock:
             self.ended = now
 
     def result(self) -> dict:
-        self._hook.remove()
+        if self._hook is not None:
+            self._hook.remove()
         seconds = (self.ended - self.started) if self.started and self.ended else float("nan")
         real = int(self.real) if self.real is not None else 0
         return {"timed_steps": self.steps - self.warmup_steps, "seconds": round(seconds, 3),
@@ -76,10 +81,13 @@ class _TimedLoop(loop.Trainer):
         super().__init__(config)
 
     def _prepare(self):
-        self.clock = StepClock(self.built.model, self.config.train.max_steps - self.timed_steps)
+        # Counted from the batches, not by a hook on the model: train.compile would trace a hook.
+        self.clock = StepClock(None, self.config.train.max_steps - self.timed_steps)
         super()._prepare()
 
     def _step(self, window, meter):
+        for batch in window:
+            self.clock.count(batch["attention_mask"])
         super()._step(window, meter)
         self.clock.step_done()
 

@@ -73,9 +73,13 @@ class TrainConfig:
     keep_last: int = 2
     patience: int | None = None  # evaluations without improvement before stopping early
     log_every: int = 20
+    # A torch.compile backend for the training forward ("inductor"; null: eager). Shapes are marked
+    # dynamic, as batch lengths vary. On a 2-core CPU it was slower than eager: see `make bench`.
+    compile: str | None = None
     group_by_length: bool = True  # batches of similar lengths: fewer pad tokens, same randomness
-    # With group_by_length: how many batches' worth of random examples are sorted by length together.
-    # transformers uses 50 (SST-2: 7% of tokens are pad); 200 leaves 2%, and batch order is shuffled anyway.
+    # With group_by_length: at most how many batches' worth of random examples are sorted by length
+    # together (and at most a quarter of the set). transformers caps it at 50 (full SST-2: 5% of the
+    # tokens are pad); 200 leaves 2%, and batch order is shuffled anyway.
     length_megabatch: int = 200
     report_to: Literal["none", "tensorboard"] = "none"
 

@@ -70,6 +70,23 @@ def make_accelerator(config: RunConfig, project_dir: Path | None = None) -> Acce
     return accelerator
 
 
+def check_compile_backend(backend: str | None) -> None:
+    if backend is None:
+        return
+    import torch._dynamo
+
+    backends = torch._dynamo.list_backends(exclude_tags=())
+    if backend not in backends:
+        raise InputError(f"train.compile={backend}: not a torch.compile backend. Use one of {', '.join(backends)}, "
+                         f"or train.compile=null.")
+
+
+def compile_model(model: torch.nn.Module, backend: str) -> None:
+    """In place (Module.compile): state-dict keys stay as they are, so checkpoints, resume and export
+    do not depend on whether the run was compiled."""
+    model.compile(backend=backend, dynamic=True)
+
+
 def prediction_name(split: str) -> str:
     return "predictions" if split == "validation" else f"predictions_{split}"
 
@@ -82,6 +99,7 @@ def eval_batch_size(config: RunConfig, processes: int) -> int:
 class Trainer:
     def __init__(self, config: RunConfig):
         self.config = config
+        check_compile_backend(config.train.compile)
         run_dir, self.resume_from = open_run(config)
         self.run: RunDir = run_dir
         self.accelerator = make_accelerator(config, run_dir.root)
@@ -112,6 +130,8 @@ class Trainer:
             built.features["train"], config.train.batch_size, config.seed, config.train.group_by_length, collate, drop,
             config.train.length_megabatch)
         self.steps_per_epoch, self.total_steps = optim.total_steps(config.train, len(loader))
+        if config.train.compile:
+            compile_model(built.model, config.train.compile)
         optimizer = optim.optimizer(built.model, config.train, fused=devices.fused_adamw(acc.device))
         scheduler = optim.schedule(optimizer, config.train, self.total_steps)
         # The scheduler is prepared too (checkpointed with the rest); with split_batches it steps once per call.

@@ -14,7 +14,7 @@ from tests.conftest import run_cli
 def test_keys_go_to_the_bench_a_workload_or_the_task_configs():
     config, shared, per_task = bench.parse(["sst2.steps=7", "squad.train_samples=50", "model=X", "runners=[toolkit]",
                                             "sst2.train.batch_size=16", "eval_questions=0", "toolkit_precision=no"])
-    assert (config.sst2.steps, config.sst2.warmup_steps, config.sst2.train_samples) == (7, 5, 4000)
+    assert (config.sst2.steps, config.sst2.warmup_steps, config.sst2.train_samples) == (7, 5, None)
     assert (config.squad.steps, config.squad.train_samples) == (15, 50)
     assert config.runners == ["toolkit"] and config.eval_questions == 0 and config.toolkit_precision == "no"
     assert shared == ["model=X"] and per_task == {"sst2": ["train.batch_size=16"]}

@@ -117,3 +117,25 @@ def test_resume_never_refuses_an_existing_run(tiny_bert, sentiment_data, tmp_pat
     again = run_cli("train", "sst2", *args, "resume=never")
     assert again.returncode == 2
     assert "exists already" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_compiled_training_matches_eager_and_saves_plain_keys(tiny_bert, sentiment_data, tmp_path):
+    """train.compile compiles the module in place: same losses, and checkpoint keys without _orig_mod."""
+    common = dict(train__epochs=1, train__eval_every="null", train__log_every=4)
+    eager = run_cli("train", "sst2", *tiny_args(sentiment_data, tiny_bert, tmp_path / "eager", **common))
+    compiled = run_cli("train", "sst2", *tiny_args(sentiment_data, tiny_bert, tmp_path / "compiled",
+                                                   train__compile="aot_eager", **common))
+    assert eager.returncode == 0 and compiled.returncode == 0, compiled.stderr[-3000:]
+
+    def losses(out):
+        return [r["loss"] for r in map(json.loads, (out / "tiny" / "log.jsonl").read_text().splitlines()) if "loss" in r]
+
+    assert losses(tmp_path / "compiled") == pytest.approx(losses(tmp_path / "eager"), abs=1e-5)
+    keys = set(_weights(tmp_path / "compiled" / "tiny"))
+    assert keys == set(_weights(tmp_path / "eager" / "tiny")) and not any("_orig_mod" in k for k in keys)
+
+
+def test_an_unknown_compile_backend_is_exit_2(tiny_bert, sentiment_data, tmp_path):
+    result = run_cli("train", "sst2", *tiny_args(sentiment_data, tiny_bert, tmp_path, train__compile="turbo"))
+    assert result.returncode == 2 and "train.compile=turbo" in result.stderr and "inductor" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "tiny").exists()
