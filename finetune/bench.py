@@ -51,6 +51,12 @@ WORKLOADS = {
 }
 
 
+# Task config keys the bench sets for every runner alike, and the bench key that sets them.
+SET_BY_BENCH = {"train.max_steps": "WORKLOAD.steps and WORKLOAD.warmup_steps", "train.epochs": "WORKLOAD.steps",
+                "train.precision": "toolkit_precision / trainer_precision", "train.grad_accum": "train.batch_size",
+                "data.max_train_samples": "WORKLOAD.train_samples", "train.compile": "runners=[...,toolkit_compiled]"}
+
+
 @dataclass
 class BenchConfig:
     workloads: list[str] = field(default_factory=lambda: list(WORKLOADS))
@@ -86,6 +92,10 @@ def parse(items: list[str]) -> tuple[BenchConfig, list[str], dict[str, list[str]
             bench[key] = typed.parse_cli_value(value, typed.field_types(BenchConfig)[key])
         else:
             shared.append(item)
+    for item in shared + [o for items_ in per_task.values() for o in items_]:
+        key = item.split("=", 1)[0].strip()
+        if key in SET_BY_BENCH:
+            raise InputError(f"command line: '{item}': the bench sets {key} itself; use {SET_BY_BENCH[key]} instead.")
     defaults = BenchConfig()
     for name in WORKLOADS:  # a workload's section: given keys over its own defaults
         if name in bench:
