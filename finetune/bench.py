@@ -24,7 +24,7 @@ from finetune.config import load_config
 from finetune.errors import InputError
 
 RUNNERS = ("trainer_default", "trainer_best", "toolkit", "toolkit_fp32")
-# toolkit_compiled (train.compile=inductor, the toolkit's precision) only when asked for: compiling takes minutes here.
+# toolkit_compiled (train.compile=inductor, the toolkit's precision) only when asked for: compiling takes a minute here.
 Runner = Literal["trainer_default", "trainer_best", "toolkit", "toolkit_fp32", "toolkit_compiled"]
 
 
@@ -224,5 +224,5 @@ def machine() -> dict:
 
 def main(items: list[str]) -> int:
     config, shared, per_task = parse(items)
-    Bench(config, shared, per_task, "python -m finetune bench " + " ".join(items)).run()
+    Bench(config, shared, per_task, " ".join(["python -m finetune bench", *items])).run()
     return 0

@@ -84,7 +84,7 @@ def workload_table(name: str, record: dict) -> list[str]:
     lines += [_row(runner, result, record) for runner, result in record["runners"].items()]
     optims = sorted({r["optim"] for r in record["runners"].values() if "optim" in r})
     lines += ["", "finetune: fused AdamW, length groups of up to 200 batches; its precision is train.precision=auto "
-                  "unless toolkit_precision says otherwise." + (f" Trainer: optim {', '.join(optims)}." if optims else "")]
+                  "unless toolkit_precision says otherwise." + (f" Trainer: optim {', '.join(optims)} (its default)." if optims else "")]
     lines += ["", f"No-padding bound: the toolkit's step ({PRECISION.get(dense['precision'], dense['precision'])}) on "
                   f"{config['batch_size']} x {dense['length']} real tokens (data mean {dense['mean_real_tokens_data']:.1f}): "
                   f"{dense['real_tokens_per_s']:.0f} tokens/s."]

@@ -131,7 +131,7 @@ def trainer(config: RunConfig, timed_steps: int, best: bool, out: Path) -> dict:
     hf = Trainer(model=built.model, args=args, train_dataset=train,
                  data_collator=DataCollatorWithPadding(built.tokenizer, **padding), callbacks=[_ClockCallback(clock)])
     hf.train()
-    result = {**clock.result(), "precision": precision, "optim": str(hf.args.optim)}
+    result = {**clock.result(), "precision": precision, "optim": getattr(hf.args.optim, "value", str(hf.args.optim))}
     if "validation" in built.features:
         result["dev"] = _dev_metrics(hf.accelerator, hf.model, built, config)
     return result
