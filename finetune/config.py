@@ -199,6 +199,7 @@ def _override_type(key: str, options_cls: type | None) -> Any:
     schema.pop("options", None)
     node: Any = schema
     tp: Any = None
+    value_type: Any = None  # the item type of the mapping field the previous part named
     for part in key.split("."):
         if isinstance(node, dict) and part in node:
             tp = node[part]
