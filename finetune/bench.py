@@ -9,6 +9,7 @@ on a batch without pad tokens at the workload's mean length. Each in a process o
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import platform
@@ -87,6 +88,9 @@ def parse(items: list[str]) -> tuple[BenchConfig, list[str], dict[str, list[str]
         if head in WORKLOADS and rest in settings:
             bench.setdefault(head, {})[rest] = typed.parse_cli_value(value, settings[rest])
         elif head in WORKLOADS and rest:
+            near = difflib.get_close_matches(rest, list(settings), n=1, cutoff=0.75) if "." not in rest else []
+            if near:  # sst2.stpes: a misspelt bench key, not a task config key
+                raise InputError(f"command line: unknown key '{key}' (did you mean {head}.{near[0]}?).")
             per_task.setdefault(head, []).append(f"{rest}={value}")
         elif key in typed.field_types(BenchConfig):
             bench[key] = typed.parse_cli_value(value, typed.field_types(BenchConfig)[key])

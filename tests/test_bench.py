@@ -26,6 +26,7 @@ def test_keys_go_to_the_bench_a_workload_or_the_task_configs():
     ("sst2.steps=many", ["sst2.steps", "int"]),
     ("toolkit_precision=fp8", ["toolkit_precision", "auto"]),
     ("sst2.train.max_steps=10", ["train.max_steps", "WORKLOAD.steps"]),
+    ("sst2.stpes=10", ["sst2.stpes", "sst2.steps"]),
     ("train.precision=bf16", ["train.precision", "toolkit_precision"]),
 ])
 def test_bad_bench_keys_are_named(item, words):
