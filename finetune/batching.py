@@ -14,7 +14,7 @@ class EpochSampler(Sampler):
     skip the batches it already trained on. With group_by_length, batches hold sentences of similar
     length (transformers' megabatch grouping), so dynamic padding adds few pad tokens."""
 
-    def __init__(self, lengths: list[int], batch_size: int, seed: int, group_by_length: bool, megabatch: int = 200):
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, group_by_length: bool, megabatch: int):
         self.lengths = lengths
         self.batch_size = batch_size
         self.seed = seed
@@ -83,7 +83,7 @@ def _batchable(features: Dataset, drop: tuple[str, ...]) -> Dataset:
     return features.remove_columns(present) if present else features
 
 
-def train_loader(features: Dataset, batch_size: int, seed: int, group_by_length: bool, collate, drop=(), megabatch: int = 200):
+def train_loader(features: Dataset, batch_size: int, seed: int, group_by_length: bool, megabatch: int, collate, drop=()):
     sampler = EpochSampler(features["length"], batch_size, seed, group_by_length, megabatch)
     return _loader(_batchable(features, drop), batch_size, collate, sampler), sampler
 

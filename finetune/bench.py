@@ -178,7 +178,7 @@ class Bench:
         settings = getattr(self.config, name)
         print(f"{name}: {kind} ...", flush=True)
         result = self.measure({"kind": kind, "task": WORKLOADS[name].task, "overrides": self.overrides(name, runner),
-                               "timed_steps": settings.steps, "warmup_steps": settings.warmup_steps})
+                               "timed_steps": settings.steps})
         print(f"{name}: {kind}: {result['samples_per_s']:.1f} samples/s, {result['real_tokens_per_s']:.0f} real tokens/s, "
               f"pad {100 * result['pad_fraction']:.1f}%, peak RSS {result['peak_rss_mb']:.0f} MB", flush=True)
         return result

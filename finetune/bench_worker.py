@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
 
-from finetune import batching, devices, loop, optim
+from finetune import batching, devices, loop
 from finetune.build import build
 from finetune.config import RunConfig, load_config
-from finetune.evaluation import model_inputs, run_split
+from finetune.evaluation import run_split
 from finetune.typed import to_dict
 
 
@@ -53,7 +53,7 @@ class StepClock:
 
     def step_done(self) -> None:
         self.steps += 1
-        if self.steps == self.warmup_steps or self.steps > self.warmup_steps:
+        if self.steps >= self.warmup_steps:
             if torch.cuda.is_available():
                 torch.cuda.synchronize()  # two syncs in all: at the start and (each step, cheap) the end
             now = time.perf_counter()
@@ -147,36 +147,21 @@ def _dev_metrics(accelerator, model, built, config: RunConfig) -> dict:
 
 
 # -- the bound -------------------------------------------------------------------------------------------
-def dense(config: RunConfig, timed_steps: int, warmup_steps: int) -> dict:
-    """The toolkit's step (model, loss, clipping, optimizer, precision) on one batch without a pad
-    token: `batch_size` real training examples of the length nearest the mean, again and again."""
-    from accelerate.utils import set_seed
-
-    set_seed(config.seed)
-    acc = loop.make_accelerator(config)
-    built = build(config, ["train"], acc)
-    features = built.features["train"]
-    lengths = torch.tensor(features["length"], dtype=torch.float)
-    mean = float(lengths.mean())
-    length = int(min(set(features["length"]), key=lambda n: (abs(n - mean), n)))
-    rows = [i for i, n in enumerate(features["length"]) if n == length]
-    rows = [rows[i % len(rows)] for i in range(config.train.batch_size)]
-    collate = batching.collator(built.tokenizer, acc.device.type == "cuda", built.adapter.collator_class)
-    batch = collate([{k: v for k, v in features[i].items() if k not in built.adapter.decode_columns} for i in rows])
-    optimizer = optim.optimizer(built.model, config.train, fused=devices.fused_adamw(acc.device))
-    model, optimizer = acc.prepare(built.model, optimizer)
-    batch = {k: v.to(acc.device) for k, v in batch.items()}
-    model.train()
-    clock = StepClock(acc.unwrap_model(model), warmup_steps)
-    for _ in range(warmup_steps + timed_steps):
-        outputs = model(**model_inputs(batch, built.adapter))
-        acc.backward(built.adapter.loss(outputs, batch) / built.adapter.count_items(batch))
-        if config.train.max_grad_norm:
-            acc.clip_grad_norm_(model.parameters(), config.train.max_grad_norm)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        clock.step_done()
-    return {**clock.result(), "length": length, "mean_real_tokens_data": mean, "precision": acc.mixed_precision}
+def dense(config: RunConfig, timed_steps: int) -> dict:
+    """The toolkit's own loop (model, loss, clipping, optimizer, precision, data loading) on batches
+    without a pad token: training examples that all have the length nearest the data's mean."""
+    config.data.validation = None  # only the steps count here
+    runner = _TimedLoop(config, timed_steps)
+    features = runner.built.features["train"]
+    lengths = features["length"]
+    mean = sum(lengths) / len(lengths)
+    length = min(set(lengths), key=lambda n: (abs(n - mean), n))
+    rows = [i for i, n in enumerate(lengths) if n == length]
+    needed = config.train.batch_size * config.train.max_steps
+    runner.built.features["train"] = features.select([rows[i % len(rows)] for i in range(needed)])
+    runner.train()
+    return {**runner.clock.result(), "length": length, "mean_real_tokens_data": mean,
+            "precision": runner.accelerator.mixed_precision}
 
 
 # -- evaluation throughput ---------------------------------------------------------------------------------
@@ -216,7 +201,7 @@ def eval_trainer(config: RunConfig, windows: int, padded: bool, out: Path) -> di
 
 # -- entry -------------------------------------------------------------------------------------------------------
 def measure(spec: dict) -> dict:
-    """spec: {kind, task, overrides, timed_steps, warmup_steps, windows}; kind names the runner."""
+    """spec: {kind, task, overrides, timed_steps, windows}; kind names the runner (train.max_steps holds the warm-up)."""
     config = load_config(spec["task"], spec["overrides"])
     kind = spec["kind"]
     with tempfile.TemporaryDirectory(prefix="finetune-bench-") as tmp:
@@ -226,7 +211,7 @@ def measure(spec: dict) -> dict:
         elif kind in ("trainer_default", "trainer_best"):
             result = trainer(config, spec["timed_steps"], kind == "trainer_best", Path(tmp) / kind)
         elif kind == "dense":
-            result = dense(config, spec["timed_steps"], spec["warmup_steps"])
+            result = dense(config, spec["timed_steps"])
         elif kind == "eval_toolkit":
             result = eval_toolkit(config)
         elif kind in ("eval_trainer_default", "eval_trainer_best"):

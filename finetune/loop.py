@@ -127,8 +127,8 @@ class Trainer:
         collate = batching.collator(built.tokenizer, on_gpu, built.adapter.collator_class)
         drop = self.adapter.decode_columns
         loader, self.sampler = batching.train_loader(
-            built.features["train"], config.train.batch_size, config.seed, config.train.group_by_length, collate, drop,
-            config.train.length_megabatch)
+            built.features["train"], config.train.batch_size, config.seed, config.train.group_by_length,
+            config.train.length_megabatch, collate, drop)
         self.steps_per_epoch, self.total_steps = optim.total_steps(config.train, len(loader))
         if config.train.compile:
             compile_model(built.model, config.train.compile)
