@@ -78,18 +78,21 @@ def _loader(dataset: Dataset, batch_size: int, collate, sampler) -> DataLoader:
                       generator=torch.Generator().manual_seed(0))
 
 
-def _batchable(features: Dataset, drop: tuple[str, ...]) -> Dataset:
+def batchable(features: Dataset, drop: tuple[str, ...]) -> Dataset:
     present = [c for c in drop if c in features.column_names]
     return features.remove_columns(present) if present else features
 
 
-def train_loader(features: Dataset, batch_size: int, seed: int, group_by_length: bool, megabatch: int, collate, drop=()):
+def train_loader(features: Dataset, batch_size: int, seed: int, group_by_length: bool, megabatch: int, collate, drop=(),
+                 micro_batch_size: int | None = None):
+    """micro_batch_size (a divisor of batch_size): the loader yields each batch of the sampler in
+    consecutive pieces of that size, so accumulating them gives exactly the same batches."""
     sampler = EpochSampler(features["length"], batch_size, seed, group_by_length, megabatch)
-    return _loader(_batchable(features, drop), batch_size, collate, sampler), sampler
+    return _loader(batchable(features, drop), micro_batch_size or batch_size, collate, sampler), sampler
 
 
 def eval_loader(features: Dataset, batch_size: int, collate, drop=()) -> DataLoader:
     """Longest first, so batches pad little and an out-of-memory error shows at once; `row`
     restores feature order after gathering. `drop`: columns kept for decode, never batched."""
-    ordered = _batchable(features, drop).add_column("row", list(range(len(features)))).sort("length", reverse=True)
+    ordered = batchable(features, drop).add_column("row", list(range(len(features)))).sort("length", reverse=True)
     return _loader(ordered, batch_size, collate, None)

@@ -85,11 +85,12 @@ class _TimedLoop(loop.Trainer):
         self.clock = StepClock(None, self.config.train.max_steps - self.timed_steps)
         super()._prepare()
 
-    def _step(self, window, meter):
+    def _step(self, window, *args):
         for batch in window:
             self.clock.count(batch["attention_mask"])
-        super()._step(window, meter)
+        stop = super()._step(window, *args)
         self.clock.step_done()
+        return stop
 
 
 def toolkit(config: RunConfig, timed_steps: int) -> dict:

@@ -2,8 +2,9 @@
 
 Each checkpoint is written into a hidden temporary folder, flushed to disk, and renamed into
 place; the rename is atomic, so a kill at any moment leaves the previous checkpoints intact. The
-training position (step, epoch, batch within the epoch, best score) is written last, and a folder
-without it is never taken for a checkpoint.
+training position (step, epoch, batch within the epoch, best score) is written last, with the size
+of every file beside it; a folder without it, or whose files do not have those sizes, is never
+taken for a checkpoint.
 """
 
 from __future__ import annotations
@@ -11,11 +12,24 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
 STATE_NAME = "trainer_state.json"
 PREFIX = "step-"
+
+# A test hook: SIGKILL the process at one point of writing a checkpoint, as a power cut would.
+# "<checkpoint name>:<point>", points: "files" (model, optimizer and RNG files written, the state
+# not yet) and "rename" (the folder written and flushed, an older one of the same name (best/)
+# moved aside, the new one not yet renamed into place).
+_KILL_AT = os.environ.get("FINETUNE_TEST_KILL_DURING_SAVE", "")
+
+
+def test_kill_point(name: str, point: str) -> None:
+    if _KILL_AT == f"{name}:{point}":
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -37,14 +51,13 @@ def tmp_dir(checkpoints: Path, name: str) -> Path:
 def publish(tmp: Path, final: Path) -> None:
     """Move a fully written folder into place, replacing an older one of the same name."""
     _fsync_tree(tmp)
+    old = final.with_name(f".old-{final.name}")
     if final.exists():
-        old = final.with_name(f".old-{final.name}")
         shutil.rmtree(old, ignore_errors=True)
-        final.rename(old)
-        tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(final)
+        final.rename(old)  # clean_partial() puts it back if the process dies before the next rename
+    test_kill_point(final.name, "rename")
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
     # The rename itself is durable only once the parent folder's entry is flushed.
     fd = os.open(final.parent, os.O_RDONLY)
     try:
@@ -53,15 +66,43 @@ def publish(tmp: Path, final: Path) -> None:
         os.close(fd)
 
 
+def _sizes(folder: Path) -> dict[str, int]:
+    return {path.relative_to(folder).as_posix(): path.stat().st_size
+            for path in sorted(folder.rglob("*")) if path.is_file() and path.name != STATE_NAME}
+
+
 def write_state(folder: Path, state: dict[str, Any]) -> None:
-    (folder / STATE_NAME).write_text(json.dumps(state, indent=1))
+    """The training position, and the size of every file written before it (checked on load)."""
+    (folder / STATE_NAME).write_text(json.dumps({**state, "files": _sizes(folder)}, indent=1))
 
 
 def read_state(folder: Path) -> dict[str, Any] | None:
+    """The position saved in a checkpoint folder, without its file list; None if not whole."""
     try:
-        return json.loads((folder / STATE_NAME).read_text())
+        state = json.loads((folder / STATE_NAME).read_text())
     except (OSError, ValueError):
         return None
+    if not isinstance(state, dict) or not isinstance(state.get("global_step"), int):
+        return None
+    problem = damage(folder, state.get("files"))
+    if problem:
+        print(f"warning: {folder} is not a whole checkpoint ({problem}); it is not used.", file=sys.stderr)
+        return None
+    state.pop("files", None)
+    return state
+
+
+def damage(folder: Path, expected: dict[str, int] | None) -> str | None:
+    """What differs between a checkpoint folder and the files its state lists (None: nothing)."""
+    if expected is None:  # written before file lists existed: only the state file can vouch for it
+        return None
+    for name, size in expected.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if path.stat().st_size != size:
+            return f"{name} has {path.stat().st_size} bytes, {size} were written"
+    return None
 
 
 def complete(checkpoints: Path) -> list[Path]:
@@ -70,8 +111,10 @@ def complete(checkpoints: Path) -> list[Path]:
         return []
     found = []
     for folder in checkpoints.glob(f"{PREFIX}*"):
+        if not folder.name[len(PREFIX):].isdigit():
+            continue
         state = read_state(folder)
-        if state is not None and folder.name[len(PREFIX):].isdigit():
+        if state is not None:
             found.append((state["global_step"], folder))
     return [folder for _, folder in sorted(found)]
 

@@ -1,7 +1,8 @@
 """`python -m finetune train|evaluate|predict|export|glue|bench|score`.
 
 Exit status: 0 success, 2 bad input or config (one paragraph naming the file, line or key and the
-fix; no traceback), 1 anything else.
+fix; no traceback), 1 a run stopped on purpose (NaN loss, failed write; the message says what is
+kept) or anything else, 130 / 143 SIGINT / SIGTERM (a checkpoint was saved; resume=auto continues).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import sys
 import warnings
 
-from finetune.errors import InputError
+from finetune.errors import InputError, RunStopped
 
 USAGE_OVERRIDES = "key=value overrides of any config key, e.g. train.epochs=2 model=PATH_OR_HUB_ID"
 
@@ -164,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except RunStopped as exc:
+        print(f"stopped: {exc}", file=sys.stderr)
+        return exc.status
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

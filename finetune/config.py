@@ -50,6 +50,10 @@ class DataConfig:
     max_eval_samples: int | None = None  # dev sets
     max_predict_samples: int | None = None  # test sets (a leaderboard submission needs them whole)
     max_seq_length: int = 128
+    # error: a malformed row stops the run before training (exit status 2, naming file and line).
+    # skip: drop it instead; every skipped row is printed with its file, line and reason, and counted
+    # in the run's metrics.json.
+    bad_rows: Literal["error", "skip"] = "error"
 
 
 @dataclass
@@ -82,6 +86,12 @@ class TrainConfig:
     # tokens are pad); 200 leaves 2%, and batch order is shuffled anyway.
     length_megabatch: int = 200
     report_to: Literal["none", "tensorboard"] = "none"
+    # Before training, find the largest micro-batch that fits in memory (halving from batch_size)
+    # and make up the rest with gradient accumulation: the optimizer steps on the same batches.
+    auto_batch_size: bool = False
+    # A NaN or infinite loss or gradient norm: stop (naming the step and the batch's examples; the
+    # last checkpoint stays) or skip that optimizer step, counting skips in the log.
+    on_nan_loss: Literal["stop", "skip"] = "stop"
 
 
 @dataclass
@@ -268,6 +278,14 @@ def validate(config: RunConfig, where: str) -> None:
                        ("train.warmup_ratio", t.warmup_ratio), ("train.max_grad_norm", t.max_grad_norm)]:
         if value is not None and not math.isfinite(value):
             raise InputError(f"{where}: {key} must be a finite number, got {value}.")
+    # These become file and folder names in the run folder: they must not lead out of it.
+    names = [("run_name", config.run_name), ("task", config.task)] + [
+        (f"data.{group}.{name}", name) for group in ("extra_validation", "extra_test")
+        for name in getattr(config.data, group)]
+    for key, name in names:
+        if name is not None and (name in ("", ".", "..") or any(c in name for c in "/\\\0")):
+            raise InputError(f"{where}: {key}={name!r} must be a plain name (no '/', '\\' or '..'): it names a folder "
+                             f"or file inside the run folder, and a run writes nowhere else.")
     if not 0 <= config.lora.dropout < 1:
         raise InputError(f"{where}: lora.dropout must be in [0, 1), got {config.lora.dropout}.")
     if t.lr <= 0:

@@ -32,7 +32,7 @@ from accelerate.utils import set_seed
 from finetune import data as data_io
 from finetune import glue_report, glue_submission, prediction_tsv, typed
 from finetune.config import RunConfig, load_config
-from finetune.errors import InputError
+from finetune.errors import InputError, Interrupted, RunStopped
 from finetune.metrics.glue import TASK_SCORE_METRICS, task_score
 
 TASKS = tuple(TASK_SCORE_METRICS)
@@ -144,7 +144,9 @@ class Runner:
                 self._evaluate_existing(task, record)
             else:
                 self._train(task, record)
-        except InputError as exc:
+        except Interrupted:
+            raise  # Ctrl-C / SIGTERM stops the batch; its checkpoint lets the rerun continue this task
+        except (InputError, RunStopped) as exc:
             record.update(status="failed", note=str(exc))
             print(f"error: {task}: {exc}", file=sys.stderr)
         except Exception as exc:  # a crash in one task must not take the others with it

@@ -11,8 +11,10 @@ import contextlib
 import importlib.util
 import json
 import os
+import pickle
 import shutil
 import signal
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,18 +24,20 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
-from finetune import batching, checkpoint, devices, lora, optim, typed
+from finetune import batching, checkpoint, devices, faults, lora, memory, optim, typed
 from finetune import data as data_io
 from finetune.build import RUN_CONFIG_NAME, Built, build
 from finetune.config import RunConfig
-from finetune.errors import InputError
+from finetune.errors import InputError, Interrupted, RunStopped
 from finetune.evaluation import model_inputs, run_split
 from finetune.rundir import RunDir, open_run
 from finetune.tracking import RunLog, plot_curves
 
 
-# A test hook: SIGKILL this process right after optimizer step N (before that step's checkpoint).
-_KILL_AT_STEP = int(os.environ.get("FINETUNE_TEST_KILL_AT_STEP", "0"))
+# A test hook: send this process a signal right after optimizer step N (before that step's
+# checkpoint): "N" is SIGKILL (as `kill -9` would, mid-run), "N:TERM" or "N:INT" a stop request.
+_KILL_STEP, _, _KILL_SIGNAL = os.environ.get("FINETUNE_TEST_KILL_AT_STEP", "0").partition(":")
+_KILL_AT_STEP = int(_KILL_STEP)
 
 
 @dataclass
@@ -49,6 +53,8 @@ class Position:
     last_eval_step: int = -1
     train_seconds: float = 0.0
     meter: dict | None = None  # training loss sums since the last log line, so a resumed log matches
+    micro_batch_size: int | None = None  # the loader's batch (auto_batch_size); batch_in_epoch counts these
+    skipped_steps: int = 0  # steps skipped for a non-finite loss (train.on_nan_loss=skip)
 
 
 def make_accelerator(config: RunConfig, project_dir: Path | None = None) -> Accelerator:
@@ -126,10 +132,12 @@ class Trainer:
         on_gpu = acc.device.type == "cuda"
         collate = batching.collator(built.tokenizer, on_gpu, built.adapter.collator_class)
         drop = self.adapter.decode_columns
+        self.micro_batch_size = self._micro_batch_size(collate, drop)
         loader, self.sampler = batching.train_loader(
             built.features["train"], config.train.batch_size, config.seed, config.train.group_by_length,
-            config.train.length_megabatch, collate, drop)
-        self.steps_per_epoch, self.total_steps = optim.total_steps(config.train, len(loader))
+            config.train.length_megabatch, collate, drop, self.micro_batch_size)
+        self.window = config.train.grad_accum * (config.train.batch_size // self.micro_batch_size)
+        self.steps_per_epoch, self.total_steps = optim.total_steps(config.train, len(loader), self.window)
         if config.train.compile:
             compile_model(built.model, config.train.compile)
         optimizer = optim.optimizer(built.model, config.train, fused=devices.fused_adamw(acc.device))
@@ -142,6 +150,27 @@ class Trainer:
         if config.train.report_to == "tensorboard" and self.main:
             flat = {k: v for k, v in typed.flatten(config.to_dict()).items() if isinstance(v, (int, float, str, bool))}
             acc.init_trackers("tensorboard", config=flat)
+
+    def _micro_batch_size(self, collate, drop) -> int:
+        """train.batch_size, or with auto_batch_size the largest divisor of it that fits in memory
+        (a resumed run keeps the size it started with: batch_in_epoch counts its batches)."""
+        acc, t = self.accelerator, self.config.train
+        if not t.auto_batch_size:
+            return t.batch_size
+        saved = checkpoint.read_state(self.resume_from) if self.resume_from is not None else None
+        if saved and saved.get("micro_batch_size"):
+            return saved["micro_batch_size"]
+        model = self.built.model.to(acc.device)
+        features = batching.batchable(self.built.features["train"], drop)
+        per_process = memory.fitting_micro_batch(
+            t.batch_size // acc.num_processes, model, self.adapter, features, collate, acc.device, t,
+            devices.fused_adamw(acc.device), acc.autocast)
+        if acc.num_processes > 1:  # every process takes the same size: the smallest that fit
+            per_process = int(acc.gather(torch.tensor([per_process], device=acc.device)).min())
+        micro = per_process * acc.num_processes
+        if self.main:
+            print(f"auto_batch_size: micro-batches of {micro}, {t.batch_size // micro} a batch of {t.batch_size}.")
+        return micro
 
     # -- evaluation and saving ------------------------------------------------------------------
     def evaluate(self, pos: Position) -> dict[str, float]:
@@ -187,18 +216,36 @@ class Trainer:
             path.replace(self.run.root / path.name)
         shutil.rmtree(tmp, ignore_errors=True)
 
+    def _kept(self) -> str:
+        latest = checkpoint.latest(self.run.checkpoints)
+        best = " and checkpoints/best" if (self.run.best / RUN_CONFIG_NAME).is_file() else ""
+        return (f"The last complete checkpoint, {latest}{best}, is intact." if latest
+                else f"No checkpoint was complete yet{best and ' (checkpoints/best is intact)'}.")
+
+    def _any_process(self, flag: bool) -> bool:
+        """Whether any process raised the flag (a collective: every process calls it)."""
+        if self.accelerator.num_processes == 1:
+            return flag
+        return bool(self.accelerator.reduce(torch.tensor(float(flag), device=self.accelerator.device), "sum") > 0)
+
     def save_best(self, metrics: dict[str, float], pos: Position) -> None:
         acc = self.accelerator
         state_dict = acc.get_state_dict(self.model)  # a collective under FSDP / DeepSpeed: every process
-        if self.main:
-            tmp = checkpoint.tmp_dir(self.run.checkpoints, "best")
-            shutil.rmtree(tmp, ignore_errors=True)
-            lora.save_pretrained(acc.unwrap_model(self.model), tmp, state_dict=state_dict)
-            self.built.tokenizer.save_pretrained(tmp)
-            self.config.save(tmp / RUN_CONFIG_NAME)
-            (tmp / "eval_metrics.json").write_text(json.dumps({"step": pos.global_step, "metrics": metrics}, indent=1))
-            checkpoint.publish(tmp, self.run.best)
-        acc.wait_for_everyone()
+        tmp = checkpoint.tmp_dir(self.run.checkpoints, "best")
+        with faults.writing("the best model (checkpoints/best)", tmp, self._kept()):
+            error = None
+            if self.main:
+                try:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    lora.save_pretrained(acc.unwrap_model(self.model), tmp, state_dict=state_dict)
+                    self.built.tokenizer.save_pretrained(tmp)
+                    self.config.save(tmp / RUN_CONFIG_NAME)
+                    (tmp / "eval_metrics.json").write_text(json.dumps({"step": pos.global_step, "metrics": metrics}, indent=1))
+                    checkpoint.publish(tmp, self.run.best)
+                except OSError as exc:
+                    error = exc
+            if self._any_process(error is not None):  # the others must not wait for a process that gave up
+                raise error or OSError("the main process could not write it")
 
     def save_checkpoint(self, pos: Position) -> None:
         acc = self.accelerator
@@ -207,14 +254,25 @@ class Trainer:
         if self.main:
             shutil.rmtree(tmp, ignore_errors=True)
         acc.wait_for_everyone()
-        acc.save_state(str(tmp))
-        meter = self._meter.totals(acc)  # a collective: every process
-        acc.wait_for_everyone()
-        if self.main:
-            checkpoint.write_state(tmp, {**asdict(pos), "meter": meter})  # last: a folder without it is not a checkpoint
-            checkpoint.publish(tmp, self.run.checkpoints / name)
-            checkpoint.rotate(self.run.checkpoints, self.config.train.keep_last)
-        acc.wait_for_everyone()
+        with faults.writing(f"checkpoint {name}", tmp, self._kept()):
+            error = None
+            try:
+                acc.save_state(str(tmp))
+            except OSError as exc:
+                error = exc
+            meter = self._meter.totals(acc)  # a collective: every process
+            written = not self._any_process(error is not None)
+            if self.main and written:
+                try:
+                    checkpoint.test_kill_point(name, "files")
+                    # Last: a folder without the state (or whose files differ from its list) is not a checkpoint.
+                    checkpoint.write_state(tmp, {**asdict(pos), "meter": meter})
+                    checkpoint.publish(tmp, self.run.checkpoints / name)
+                    checkpoint.rotate(self.run.checkpoints, self.config.train.keep_last)
+                except OSError as exc:
+                    error = exc
+            if self._any_process(error is not None):
+                raise error or OSError("another process could not write its part")
         self._saved_at = (pos.global_step, pos.epoch, pos.last_eval_step)
 
     # -- training -----------------------------------------------------------------------------------
@@ -223,18 +281,48 @@ class Trainer:
         acc, t = self.accelerator, self.config.train
         pos = Position()
         if self.resume_from is not None:
-            acc.load_state(str(self.resume_from))
+            self._load_state(self.resume_from)
             pos = Position(**checkpoint.read_state(self.resume_from))
+            # Batches of another size before (a run resumed with(out) auto_batch_size): count in these.
+            pos.batch_in_epoch = pos.batch_in_epoch * (pos.micro_batch_size or t.batch_size) // self.micro_batch_size
             self.log.truncate_after(pos.global_step)
             if self.main:
                 print(f"Resuming from {self.resume_from} (step {pos.global_step}, epoch {pos.epoch}).")
-        save_every = t.save_every or t.eval_every
+        pos.micro_batch_size = self.micro_batch_size
         self._saved_at = None
         bar = tqdm(total=self.total_steps, initial=pos.global_step, disable=not self.main, desc=self.run.root.name,
                    unit="step", dynamic_ncols=True)
         self.model.train()
         # Only the main process restores the sums: they were summed over processes when saved.
         meter = self._meter = _Meter(acc.device, pos.meter if self.main else None)
+        # Until the last checkpoint is written, Ctrl-C / SIGTERM wait for a step boundary.
+        with faults.SignalStop() as signals:
+            self._epochs(pos, meter, bar, signals)
+            bar.close()
+            if pos.last_eval_step != pos.global_step:
+                self.evaluate(pos)
+            if not self.eval_loaders and pos.best_step is None:
+                pos.best_step = pos.global_step
+                self.save_best({}, pos)  # nothing to select on: the final model is the one to export
+            if self._saved_at != (pos.global_step, pos.epoch, pos.last_eval_step):
+                self.save_checkpoint(pos)
+        self._finish(pos)
+        acc.end_training()
+        return self.run.root
+
+    def _load_state(self, folder: Path) -> None:
+        """Model (safetensors) and optimizer, scheduler and RNG states (torch.load with weights_only=True:
+        a pickle that would run code is refused, not executed)."""
+        try:
+            self.accelerator.load_state(str(folder))
+        except pickle.UnpicklingError as exc:
+            raise InputError(f"{folder}: a checkpoint file holds objects other than tensors and numbers, which are "
+                             f"not loaded (weights_only=True): {str(exc).splitlines()[0]} Resume from a checkpoint "
+                             f"this toolkit wrote, or resume=never.") from exc
+
+    def _epochs(self, pos: Position, meter: "_Meter", bar, signals: faults.SignalStop) -> None:
+        acc, t = self.accelerator, self.config.train
+        save_every = t.save_every or t.eval_every
         stop = pos.global_step >= self.total_steps
         while not stop:
             loader = acc.skip_first_batches(self.train_loader, pos.batch_in_epoch) if pos.batch_in_epoch else self.train_loader
@@ -244,15 +332,15 @@ class Trainer:
             batches = iter(loader)
             started = time.perf_counter()
             while True:
-                window = [b for _, b in zip(range(t.grad_accum), batches)]
+                window = [b for _, b in zip(range(self.window), batches)]
                 if not window:
                     break
-                self._step(window, meter)
+                stop_requested = self._step(window, meter, pos, signals)
                 pos.global_step += 1
                 pos.batch_in_epoch += len(window)
                 bar.update(1)
-                if pos.global_step == _KILL_AT_STEP:  # tests: die as `kill -9` would, mid-run
-                    os.kill(os.getpid(), signal.SIGKILL)
+                if pos.global_step == _KILL_AT_STEP:  # tests
+                    os.kill(os.getpid(), signal.Signals[f"SIG{_KILL_SIGNAL or 'KILL'}"])
                 if pos.global_step % t.log_every == 0 or pos.global_step == self.total_steps:
                     pos.train_seconds += time.perf_counter() - started
                     started = time.perf_counter()
@@ -266,6 +354,8 @@ class Trainer:
                 pause = time.perf_counter() - paused
                 started += pause
                 meter.started += pause
+                if stop_requested:
+                    self._interrupted(pos, signals.signum or signal.SIGTERM, started)
                 if self._should_stop(pos):
                     stop = True
                     break
@@ -279,17 +369,15 @@ class Trainer:
                 self.save_checkpoint(pos)
                 meter.started += time.perf_counter() - paused
                 stop = stop or self._should_stop(pos)
-        bar.close()
-        if pos.last_eval_step != pos.global_step:
-            self.evaluate(pos)
-        if not self.eval_loaders and pos.best_step is None:
-            pos.best_step = pos.global_step
-            self.save_best({}, pos)  # nothing to select on: the final model is the one to export
+
+    def _interrupted(self, pos: Position, signum: int, started: float) -> None:
+        """Ctrl-C / SIGTERM: a checkpoint at this step boundary, then stop (resume=auto continues)."""
+        pos.train_seconds += time.perf_counter() - started
         if self._saved_at != (pos.global_step, pos.epoch, pos.last_eval_step):
             self.save_checkpoint(pos)
-        self._finish(pos)
-        acc.end_training()
-        return self.run.root
+        name = signal.Signals(signum).name
+        raise Interrupted(f"{name} at step {pos.global_step}: saved {self.run.checkpoints / f'{checkpoint.PREFIX}{pos.global_step}'}. "
+                          f"Run the same command again to continue from it (resume=auto).", signum)
 
     def _should_stop(self, pos: Position) -> bool:
         patience = self.config.train.patience
@@ -299,11 +387,13 @@ class Trainer:
             return True
         return pos.global_step >= self.total_steps
 
-    def _step(self, window: list[dict], meter: "_Meter") -> None:
+    def _step(self, window: list[dict], meter: "_Meter", pos: Position, signals: faults.SignalStop) -> bool:
+        """One optimizer step; returns whether any process was asked to stop (SIGINT / SIGTERM)."""
         acc = self.accelerator
         items = sum(self.adapter.count_items(b) for b in window)
         if acc.num_processes > 1:
             items = acc.reduce(items, "sum")
+        losses = []
         for i, batch in enumerate(window):
             # Gradients are all-reduced only on the last micro-batch of the window.
             sync = contextlib.nullcontext() if i == len(window) - 1 else acc.no_sync(self.model)
@@ -312,12 +402,53 @@ class Trainer:
                 loss_sum = self.adapter.loss(outputs, batch)
                 # DDP averages gradients over processes; scaling by the process count makes that a sum.
                 acc.backward(loss_sum * acc.num_processes / items)
-            meter.add(loss_sum.detach(), self.adapter.count_items(batch), batch)
+            losses.append(loss_sum.detach())
+        finite = torch.isfinite(torch.stack(losses).float().sum())
         if self.config.train.max_grad_norm:
-            acc.clip_grad_norm_(self.model.parameters(), self.config.train.max_grad_norm)
-        self.optimizer.step()
-        self.scheduler.step()
+            norm = acc.clip_grad_norm_(self.model.parameters(), self.config.train.max_grad_norm)
+            # fp16's loss scaler owns overflowing gradients: it skips that step and lowers the scale.
+            if acc.scaler is None and norm is not None:
+                finite &= torch.isfinite(norm)
+        # One host sync a step, for both questions, agreed by every process.
+        flags = torch.stack([(~finite).float(), torch.tensor(float(signals.signum > 0), device=finite.device)])
+        if acc.num_processes > 1:
+            flags = acc.reduce(flags, "sum")
+        nonfinite, stop = (bool(x > 0) for x in flags.tolist())
+        if nonfinite:
+            self._nonfinite(window, pos)
+        else:
+            for loss_sum, batch in zip(losses, window):
+                meter.add(loss_sum, self.adapter.count_items(batch), batch)
+            self.optimizer.step()
+        self.scheduler.step()  # also on a skipped step: the schedule follows the step count
         self.optimizer.zero_grad(set_to_none=True)
+        return stop
+
+    def _nonfinite(self, window: list[dict], pos: Position) -> None:
+        """Before the optimizer step, so the weights are still the last good ones: skip the step
+        (train.on_nan_loss=skip) or save them and stop, naming the batch's examples."""
+        from accelerate.utils import gather_object
+
+        split = self.built.splits["train"]
+        examples = gather_object([int(i) for b in window for i in b["example_index"]])
+        culprits = gather_object(faults.lone_nonfinite(self.model, self.adapter, window,
+                                                       lambda b: model_inputs(b, self.adapter)))
+        step = pos.global_step + 1
+        message = faults.nonfinite_message(step, split, examples, culprits)
+        if self.config.train.on_nan_loss == "skip":
+            pos.skipped_steps += 1
+            self.log.write({"step": step, "epoch": pos.epoch, "skipped": "non-finite loss",
+                            "examples": [split.where(i) for i in sorted(set(culprits or examples))]})
+            if self.main:
+                print(f"warning: {message} Skipped this step ({pos.skipped_steps} so far; train.on_nan_loss=skip).",
+                      file=sys.stderr)
+            return
+        self.optimizer.zero_grad(set_to_none=True)
+        if self._saved_at != (pos.global_step, pos.epoch, pos.last_eval_step):
+            self.save_checkpoint(pos)  # the weights before this step; the batch is replayed on resume
+        saved = self.run.checkpoints / f"{checkpoint.PREFIX}{pos.global_step}"
+        raise RunStopped(f"{message} Stopped; {saved} holds the weights before this step. Fix the rows and run "
+                         f"again (resume=auto), or add train.on_nan_loss=skip to skip such steps.")
 
     def _log(self, meter: "_Meter", pos: Position, bar) -> None:
         record = meter.flush(self.accelerator)
@@ -339,6 +470,8 @@ class Trainer:
             "epochs_completed": pos.epoch,
             "train_examples": len(self.built.splits["train"].dataset),
             "train_seconds": round(pos.train_seconds, 1),
+            "skipped_steps": pos.skipped_steps,
+            "skipped_rows": {name: len(getattr(s, "skipped", [])) for name, s in self.built.splits.items()},
             "model": self.config.model,
             "data": {name: {"location": s.location, "origin": s.origin, "rows": len(s.dataset)}
                      for name, s in self.built.splits.items()},

@@ -153,6 +153,12 @@ def load_model(model_class: Any, path: str, tokenizer: Any, trust_remote_code: b
         model = model_class.from_pretrained(path, trust_remote_code=trust_remote_code, **kwargs)
     except OSError as exc:
         raise InputError(f"model={path}: could not load it ({exc}). Offline? Use a local folder or an alias.") from exc
+    except ValueError as exc:
+        if "trust_remote_code" not in str(exc):
+            raise
+        raise InputError(f"model={path}: loading it would run Python code that ships with it (auto_map in its "
+                         f"config.json), which is never run unless asked. If you trust {path}, set "
+                         f"trust_remote_code=true.") from exc
     # The classifier of a decoder finds the last real token through config.pad_token_id.
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id

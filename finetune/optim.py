@@ -31,9 +31,10 @@ def schedule(optim: torch.optim.Optimizer, train: TrainConfig, total_steps: int)
     return get_scheduler(name, optim, num_warmup_steps=warmup, num_training_steps=total_steps)
 
 
-def total_steps(train: TrainConfig, batches_per_epoch: int) -> tuple[int, int]:
-    """(optimizer steps per epoch, optimizer steps in all): the one place this arithmetic lives."""
-    per_epoch = max(1, math.ceil(batches_per_epoch / train.grad_accum))
+def total_steps(train: TrainConfig, batches_per_epoch: int, window: int | None = None) -> tuple[int, int]:
+    """(optimizer steps per epoch, optimizer steps in all): the one place this arithmetic lives.
+    window: loader batches a step (default train.grad_accum; more with auto_batch_size's micro-batches)."""
+    per_epoch = max(1, math.ceil(batches_per_epoch / (window or train.grad_accum)))
     if train.max_steps:
         return per_epoch, train.max_steps
     return per_epoch, max(1, math.ceil(train.epochs * per_epoch))
