@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -79,8 +80,9 @@ def nonfinite_message(step: int, split, examples: list[int], culprits: list[int]
 
 
 @contextlib.contextmanager
-def writing(what: str, tmp: Path | None, kept: str):
-    """A failed write (disk full, permission) stops the run naming what failed and what is kept."""
+def writing(what: str, tmp: Path | None, kept: Callable[[], str]):
+    """A failed write (disk full, permission) stops the run naming what failed and what is kept
+    (`kept()`: asked only then, as the answer changes while the run goes on)."""
     try:
         yield
     except OSError as exc:
@@ -88,5 +90,5 @@ def writing(what: str, tmp: Path | None, kept: str):
             shutil.rmtree(tmp, ignore_errors=True)  # frees the space the half-written copy took
         reason = exc.strerror or str(exc)
         target = f" ({exc.filename})" if exc.filename else ""
-        raise RunStopped(f"could not write {what}{target}: {reason}. {kept} Free disk space or fix the folder's "
+        raise RunStopped(f"could not write {what}{target}: {reason}. {kept()} Free disk space or fix the folder's "
                          f"permissions, then run the same command again (resume=auto continues from there).") from exc

@@ -218,9 +218,10 @@ class Trainer:
 
     def _kept(self) -> str:
         latest = checkpoint.latest(self.run.checkpoints)
-        best = " and checkpoints/best" if (self.run.best / RUN_CONFIG_NAME).is_file() else ""
-        return (f"The last complete checkpoint, {latest}{best}, is intact." if latest
-                else f"No checkpoint was complete yet{best and ' (checkpoints/best is intact)'}.")
+        best = (self.run.best / RUN_CONFIG_NAME).is_file()
+        if latest:
+            return f"The last complete checkpoint, {latest}, is intact{', and so is checkpoints/best' if best else ''}."
+        return f"No checkpoint was complete yet{' (checkpoints/best is intact)' if best else ''}."
 
     def _any_process(self, flag: bool) -> bool:
         """Whether any process raised the flag (a collective: every process calls it)."""
@@ -232,7 +233,7 @@ class Trainer:
         acc = self.accelerator
         state_dict = acc.get_state_dict(self.model)  # a collective under FSDP / DeepSpeed: every process
         tmp = checkpoint.tmp_dir(self.run.checkpoints, "best")
-        with faults.writing("the best model (checkpoints/best)", tmp, self._kept()):
+        with faults.writing("the best model (checkpoints/best)", tmp, self._kept):
             error = None
             if self.main:
                 try:
@@ -254,7 +255,7 @@ class Trainer:
         if self.main:
             shutil.rmtree(tmp, ignore_errors=True)
         acc.wait_for_everyone()
-        with faults.writing(f"checkpoint {name}", tmp, self._kept()):
+        with faults.writing(f"checkpoint {name}", tmp, self._kept):
             error = None
             try:
                 acc.save_state(str(tmp))
@@ -295,8 +296,9 @@ class Trainer:
         self.model.train()
         # Only the main process restores the sums: they were summed over processes when saved.
         meter = self._meter = _Meter(acc.device, pos.meter if self.main else None)
-        # Until the last checkpoint is written, Ctrl-C / SIGTERM wait for a step boundary.
-        with faults.SignalStop() as signals:
+        # Until the last checkpoint is written, Ctrl-C / SIGTERM wait for a step boundary; a write
+        # that fails anywhere in the run folder (the log, predictions) stops the run as a checkpoint's does.
+        with faults.SignalStop() as signals, faults.writing("into the run folder", None, self._kept):
             self._epochs(pos, meter, bar, signals)
             bar.close()
             if pos.last_eval_step != pos.global_step:
@@ -306,7 +308,8 @@ class Trainer:
                 self.save_best({}, pos)  # nothing to select on: the final model is the one to export
             if self._saved_at != (pos.global_step, pos.epoch, pos.last_eval_step):
                 self.save_checkpoint(pos)
-        self._finish(pos)
+        with faults.writing("the run's summary", None, self._kept):
+            self._finish(pos)
         acc.end_training()
         return self.run.root
 

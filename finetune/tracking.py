@@ -15,8 +15,10 @@ class RunLog:
         """On resume, drop what the killed run logged after its last checkpoint: it will be redone."""
         if not self.enabled or not self.path.exists():
             return
-        kept = [line for line in self.path.read_text().splitlines() if line and json.loads(line).get("step", 0) <= step]
-        self.path.write_text("".join(line + "\n" for line in kept))
+        kept = [json.dumps(r) for r in self.records() if r.get("step", 0) <= step]
+        tmp = self.path.with_name(f".tmp-{self.path.name}")
+        tmp.write_text("".join(line + "\n" for line in kept))
+        tmp.replace(self.path)  # a kill now leaves the old log or the new one, never half
 
     def write(self, record: dict) -> None:
         if self.enabled:
@@ -26,7 +28,16 @@ class RunLog:
     def records(self) -> list[dict]:
         if not self.path.exists():
             return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line]
+        return [record for line in self.path.read_text().splitlines() if (record := _parse(line)) is not None]
+
+
+def _parse(line: str) -> dict | None:
+    """A log line; None for an empty one or the torn last line of a run killed while appending it."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def plot_curves(log: RunLog, primary: str, out: Path) -> None:

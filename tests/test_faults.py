@@ -320,3 +320,38 @@ def test_auto_batch_size_says_when_not_even_one_example_fits(tiny_bert, sentimen
     assert cli.main(["train", "sst2", *args]) == 1
     err = capsys.readouterr().err
     assert "even one example a step does not fit in memory" in err and "data.max_seq_length" in err
+
+
+def test_a_log_line_torn_by_a_kill_is_dropped_on_resume(tmp_path):
+    """A kill while appending to log.jsonl leaves half a line; resume keeps the whole lines up to
+    its checkpoint and reads on."""
+    from finetune.tracking import RunLog
+
+    log = RunLog(tmp_path / "log.jsonl", True)
+    for step in (2, 4, 6):
+        log.write({"step": step, "loss": 1.0 / step})
+    with log.path.open("a") as handle:
+        handle.write('{"step": 8, "lo')
+    assert [r["step"] for r in log.records()] == [2, 4, 6]
+    log.truncate_after(4)
+    assert log.path.read_text() == '{"step": 2, "loss": 0.5}\n{"step": 4, "loss": 0.25}\n'
+
+
+def test_a_failed_log_write_stops_the_run_with_the_file_named(tiny_bert, sentiment_data, tmp_path, monkeypatch, capsys):
+    from finetune import cli
+    from finetune.tracking import RunLog
+
+    real_write = RunLog.write
+
+    def write(self, record):
+        if record.get("step") == 16:
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES), str(self.path))
+        real_write(self, record)
+
+    monkeypatch.setattr(RunLog, "write", write)
+    args = tiny_args(sentiment_data, tiny_bert, tmp_path, train__save_every=6)
+    assert cli.main(["train", "sst2", *args]) == 1
+    err = capsys.readouterr().err
+    run = tmp_path / "tiny"
+    assert f"could not write into the run folder ({run / 'log.jsonl'}): Permission denied" in err
+    assert f"The last complete checkpoint, {run / 'checkpoints' / 'step-12'}, is intact" in err
