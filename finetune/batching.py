@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from datasets import Dataset
 from torch.utils.data import DataLoader, Sampler
@@ -96,3 +98,16 @@ def eval_loader(features: Dataset, batch_size: int, collate, drop=()) -> DataLoa
     restores feature order after gathering. `drop`: columns kept for decode, never batched."""
     ordered = batchable(features, drop).add_column("row", list(range(len(features)))).sort("length", reverse=True)
     return _loader(ordered, batch_size, collate, None)
+
+
+def real_rows(batch: dict[str, torch.Tensor], accelerator: Any) -> int:
+    """How many of this process's rows of a batch just drawn are real. Under several processes the
+    last batch is topped up with repeats of the first samples so every process gets as many;
+    gather_for_metrics drops them from the outputs (it keeps the first `remainder` rows of the
+    gathered batch, process 0's first), and neither training nor the loss may count them. Ask right
+    after drawing: accelerate marks the last batch as it hands it out."""
+    rows = len(batch["input_ids"])
+    state = accelerator.gradient_state
+    if accelerator.num_processes == 1 or not state.end_of_dataloader or state.remainder <= 0:
+        return rows
+    return max(0, min(rows, state.remainder - accelerator.process_index * rows))

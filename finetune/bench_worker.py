@@ -86,8 +86,9 @@ class _TimedLoop(loop.Trainer):
         super()._prepare()
 
     def _step(self, window, *args):
-        for batch in window:
-            self.clock.count(batch["attention_mask"])
+        for batch, filler in window:
+            if not filler:
+                self.clock.count(batch["attention_mask"])
         stop = super()._step(window, *args)
         self.clock.step_done()
         return stop

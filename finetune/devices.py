@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import torch
 from accelerate import PartialState
+from accelerate.utils import DataLoaderConfiguration
 from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
+
+
+def state() -> PartialState:
+    """The processes of this run; every module asks here, so the first call decides for all.
+
+    Started by torchrun or `accelerate launch --multi_gpu` on a machine without a GPU, the
+    processes train together on CPU (gloo); accelerate does that only when told cpu=True, and
+    otherwise runs each process alone, every one training the whole run."""
+    return PartialState(cpu=not torch.accelerator.is_available())
+
+
+def global_batches() -> DataLoaderConfiguration:
+    """Batch sizes are global: a batch is split across the processes (and the scheduler steps once a
+    step). accelerate 1.15 ignores Accelerator(split_batches=True); only this form takes effect."""
+    return DataLoaderConfiguration(split_batches=True)
 
 
 def device() -> torch.device:
     """The device this process trains on (CUDA under `accelerate launch` or when present, else CPU),
     known before the Accelerator is made: mixed precision has to be chosen first."""
-    return PartialState().device
+    return state().device
 
 
 def native_bf16(device: torch.device) -> bool:

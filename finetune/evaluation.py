@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from finetune import batching
 from tasks.base import Adapter
 
 NOT_MODEL_INPUTS = ("length", "row")
@@ -42,8 +43,14 @@ def collect(model: Any, loader: Any, adapter: Adapter, accelerator: Any) -> tupl
             else:
                 result = model(**model_inputs(batch, adapter))
             if all(key in batch for key in adapter.label_keys):
-                loss_sum += adapter.loss(result, batch).float()
-                items += adapter.count_items(batch)
+                real = batching.real_rows(batch, accelerator)
+                if real == len(batch["row"]):
+                    loss_sum += adapter.loss(result, batch).float()
+                    items += adapter.count_items(batch)
+                elif real:  # the last batch, topped up with repeats: the loss of the real rows alone
+                    head = {k: v[:real] for k, v in batch.items()}
+                    loss_sum += adapter.loss(model(**model_inputs(head, adapter)), head).float()
+                    items += adapter.count_items(head)
             tensors = [_padded(result[key], accelerator) for key in adapter.output_keys]
             gathered = accelerator.gather_for_metrics((batch["row"], *tensors))
             rows.append(gathered[0].cpu().numpy())

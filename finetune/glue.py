@@ -26,11 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from accelerate import PartialState
 from accelerate.utils import set_seed
 
 from finetune import data as data_io
-from finetune import glue_report, glue_submission, prediction_tsv, typed
+from finetune import devices, glue_report, glue_submission, prediction_tsv, typed
 from finetune.config import RunConfig, load_config
 from finetune.errors import InputError, Interrupted, RunStopped
 from finetune.metrics.glue import TASK_SCORE_METRICS, task_score
@@ -126,7 +125,7 @@ def keep_real_splits(config: RunConfig, ax: bool) -> dict[str, dict]:
 class Runner:
     def __init__(self, batch: Batch):
         self.batch = batch
-        self.state = PartialState()
+        self.state = devices.state()
         self.main = self.state.is_main_process
         self.submission = batch.out / "submission"
 

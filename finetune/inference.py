@@ -35,7 +35,7 @@ def resolve_target(target: str, overrides: list[str]) -> tuple[RunConfig, str | 
 
 def _accelerator(config: RunConfig) -> Accelerator:
     precision = devices.resolve_precision(config.train.precision, devices.device())
-    return Accelerator(mixed_precision=precision if precision != "fp16" else "no", split_batches=True)
+    return Accelerator(mixed_precision=precision if precision != "fp16" else "no", dataloader_config=devices.global_batches())
 
 
 def run_splits(config: RunConfig, model_path: str | None, split_names: list[str], given: dict | None = None):

@@ -35,9 +35,11 @@ from finetune.tracking import RunLog, plot_curves
 
 
 # A test hook: send this process a signal right after optimizer step N (before that step's
-# checkpoint): "N" is SIGKILL (as `kill -9` would, mid-run), "N:TERM" or "N:INT" a stop request.
+# checkpoint): "N" is SIGKILL (as `kill -9` would, mid-run), "N:TERM" or "N:INT" a stop request;
+# "N:TERM@R" only to the process of rank R (the others must stop at the same step).
 _KILL_STEP, _, _KILL_SIGNAL = os.environ.get("FINETUNE_TEST_KILL_AT_STEP", "0").partition(":")
-_KILL_AT_STEP = int(_KILL_STEP)
+_KILL_SIGNAL, _, _KILL_RANK = _KILL_SIGNAL.partition("@")
+_KILL_AT_STEP = int(_KILL_STEP) if _KILL_RANK in ("", os.environ.get("RANK", "0")) else 0
 
 
 @dataclass
@@ -64,7 +66,7 @@ def make_accelerator(config: RunConfig, project_dir: Path | None = None) -> Acce
                          "(or pip install tensorboard), or set train.report_to=none.")
     accelerator = Accelerator(
         mixed_precision=precision,
-        split_batches=True,  # train.batch_size is the global batch, whatever the process count
+        dataloader_config=devices.global_batches(),  # train.batch_size is the global batch, whatever the process count
         log_with="tensorboard" if config.train.report_to == "tensorboard" else None,
         project_dir=str(project_dir) if project_dir else None,
     )
@@ -310,7 +312,10 @@ class Trainer:
                 self.save_checkpoint(pos)
         with faults.writing("the run's summary", None, self._kept):
             self._finish(pos)
-        acc.end_training()
+        # Not acc.end_training(): it also destroys the process group, which the GLUE batch (and any
+        # caller that trains twice in one process) still needs.
+        for tracker in acc.trackers:
+            tracker.finish()
         return self.run.root
 
     def _load_state(self, folder: Path) -> None:
@@ -335,7 +340,7 @@ class Trainer:
             batches = iter(loader)
             started = time.perf_counter()
             while True:
-                window = [b for _, b in zip(range(self.window), batches)]
+                window = [_real_part(b, acc) for _, b in zip(range(self.window), batches)]
                 if not window:
                     break
                 stop_requested = self._step(window, meter, pos, signals)
@@ -390,19 +395,20 @@ class Trainer:
             return True
         return pos.global_step >= self.total_steps
 
-    def _step(self, window: list[dict], meter: "_Meter", pos: Position, signals: faults.SignalStop) -> bool:
+    def _step(self, window: list[tuple[dict, bool]], meter: "_Meter", pos: Position, signals: faults.SignalStop) -> bool:
         """One optimizer step; returns whether any process was asked to stop (SIGINT / SIGTERM)."""
         acc = self.accelerator
-        items = sum(self.adapter.count_items(b) for b in window)
+        items = sum((self.adapter.count_items(b) for b, filler in window if not filler),
+                    torch.zeros((), dtype=torch.long, device=acc.device))
         if acc.num_processes > 1:
             items = acc.reduce(items, "sum")
         losses = []
-        for i, batch in enumerate(window):
+        for i, (batch, filler) in enumerate(window):
             # Gradients are all-reduced only on the last micro-batch of the window.
             sync = contextlib.nullcontext() if i == len(window) - 1 else acc.no_sync(self.model)
             with sync:
                 outputs = self.model(**model_inputs(batch, self.adapter))
-                loss_sum = self.adapter.loss(outputs, batch)
+                loss_sum = self.adapter.loss(outputs, batch) * (0.0 if filler else 1.0)
                 # DDP averages gradients over processes; scaling by the process count makes that a sum.
                 acc.backward(loss_sum * acc.num_processes / items)
             losses.append(loss_sum.detach())
@@ -420,19 +426,21 @@ class Trainer:
         if nonfinite:
             self._nonfinite(window, pos)
         else:
-            for loss_sum, batch in zip(losses, window):
-                meter.add(loss_sum, self.adapter.count_items(batch), batch)
+            for loss_sum, (batch, filler) in zip(losses, window):
+                if not filler:
+                    meter.add(loss_sum, self.adapter.count_items(batch), batch)
             self.optimizer.step()
         self.scheduler.step()  # also on a skipped step: the schedule follows the step count
         self.optimizer.zero_grad(set_to_none=True)
         return stop
 
-    def _nonfinite(self, window: list[dict], pos: Position) -> None:
+    def _nonfinite(self, window: list[tuple[dict, bool]], pos: Position) -> None:
         """Before the optimizer step, so the weights are still the last good ones: skip the step
         (train.on_nan_loss=skip) or save them and stop, naming the batch's examples."""
         from accelerate.utils import gather_object
 
         split = self.built.splits["train"]
+        window = [b for b, filler in window if not filler]
         examples = gather_object([int(i) for b in window for i in b["example_index"]])
         culprits = gather_object(faults.lone_nonfinite(self.model, self.adapter, window,
                                                        lambda b: model_inputs(b, self.adapter)))
@@ -473,6 +481,7 @@ class Trainer:
             "epochs_completed": pos.epoch,
             "train_examples": len(self.built.splits["train"].dataset),
             "train_seconds": round(pos.train_seconds, 1),
+            "processes": self.accelerator.num_processes,
             "skipped_steps": pos.skipped_steps,
             "skipped_rows": {name: len(getattr(s, "skipped", [])) for name, s in self.built.splits.items()},
             "model": self.config.model,
@@ -485,6 +494,18 @@ class Trainer:
             shown = self.adapter.headline(metrics)
             print(f"Dev metrics (best, step {pos.best_step}): {shown or 'none (no dev set)'}")
             print(f"Run folder: {self.run.root}")
+
+
+def _real_part(batch: dict, accelerator) -> tuple[dict, bool]:
+    """(batch, filler): the batch without the repeats that top up the last one under several
+    processes; filler=True when this process holds only repeats: it still runs the batch, for the
+    gradient all-reduce, with its loss zeroed. One process or a full batch: the batch as it is."""
+    real = batching.real_rows(batch, accelerator)
+    if real == len(batch["input_ids"]):
+        return batch, False
+    if real == 0:
+        return batch, True
+    return {k: v[:real] for k, v in batch.items()}, False
 
 
 class _Meter:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from accelerate import PartialState
 from accelerate.utils import broadcast_object_list
 
-from finetune import checkpoint
+from finetune import checkpoint, devices
 from finetune.config import RunConfig
 from finetune.errors import InputError
 
@@ -33,7 +32,7 @@ def _run_folder_of(path: Path) -> Path:
 
 def open_run(config: RunConfig) -> tuple[RunDir, Path | None]:
     """The run folder (the same name on every process) and the checkpoint to resume from, if any."""
-    state = PartialState()
+    state = devices.state()
     if config.resume not in ("auto", "never"):
         root = _run_folder_of(Path(config.resume).resolve())
     else:

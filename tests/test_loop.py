@@ -60,7 +60,7 @@ def _first_step_gradients(config_args: list[str]) -> dict[str, torch.Tensor]:
     trainer.optimizer.zero_grad = lambda *a, **k: None
     trainer.sampler.set_epoch(0)
     batches = iter(trainer.train_loader)
-    window = [next(batches) for _ in range(trainer.config.train.grad_accum)]
+    window = [(next(batches), False) for _ in range(trainer.config.train.grad_accum)]
     trainer._step(window, _Meter(trainer.accelerator.device), Position(), SignalStop())
     return {n: p.grad.clone() for n, p in trainer.model.named_parameters() if p.grad is not None}
 

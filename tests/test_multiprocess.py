@@ -1,4 +1,4 @@
-"""`accelerate launch --cpu --num_processes 2` gives the run one process gives.
+"""Two processes (torchrun on CPU, gloo) give the run one process gives.
 
 train.batch_size is the global batch (split across processes) and the loss is normalised over the
 items of all processes, so with dropout off the two runs see the same gradients. The dev set has 25
@@ -14,8 +14,10 @@ import pytest
 
 from conftest import run_cli, tiny_args
 
-LAUNCH = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
-          "--mixed_precision", "no", "--dynamo_backend", "no", "-m"]
+# `accelerate launch --cpu` starts ONE process whatever --num_processes says; torchrun starts two,
+# and the toolkit joins them on CPU (devices.state). Each checks it is one of two, so a launcher
+# that quietly runs a single process cannot pass these tests.
+LAUNCH = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m"]
 
 
 def _read(run):
@@ -35,6 +37,7 @@ def test_two_processes_match_one(tiny_bert, sentiment_data, tmp_path):
     s2, p2, l2 = _read(tmp_path / "two" / "tiny")
     assert len(p1) == len(p2) == 1 + 25  # every dev example exactly once
     assert p1 == p2
+    assert (s1["processes"], s2["processes"]) == (1, 2)
     assert s1["best_step"] == s2["best_step"] and s1["steps"] == s2["steps"]
     for key, value in s1["metrics"].items():
         assert s2["metrics"][key] == pytest.approx(value, abs=1e-5), key
@@ -48,3 +51,29 @@ def test_two_processes_match_one(tiny_bert, sentiment_data, tmp_path):
     assert metrics["accuracy"] == s1["metrics"]["accuracy"]
     assert metrics["loss"] == pytest.approx(s1["metrics"]["loss"], abs=1e-5)
     assert (out / "predictions.tsv").read_text().splitlines() == p1
+
+
+def test_sigterm_to_one_process_stops_both_at_the_same_step(tiny_bert, sentiment_data, tmp_path):
+    """Only rank 1 gets SIGTERM (after step 7): the processes agree, save step 8 together and stop;
+    the rerun under two processes ends as an uninterrupted one-process run."""
+    args = tiny_args(sentiment_data, tiny_bert, tmp_path / "two", train__eval_every=6, train__save_every=3)
+    stopped = run_cli("train", "sst2", *args, launcher=LAUNCH, env={"FINETUNE_TEST_KILL_AT_STEP": "7:TERM@1"})
+    assert stopped.returncode != 0
+    assert stopped.stderr.count("SIGTERM at step 8: saved") == 2, stopped.stderr[-3000:]  # both processes
+    checkpoints = tmp_path / "two" / "tiny" / "checkpoints"
+    from finetune import checkpoint
+
+    assert checkpoint.latest(checkpoints) == checkpoints / "step-8"
+    assert sorted(p.name for p in (checkpoints / "step-8").glob("random_states_*")) == ["random_states_0.pkl",
+                                                                                      "random_states_1.pkl"]
+    resumed = run_cli("train", "sst2", *args, launcher=LAUNCH)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    one = run_cli("train", "sst2", *tiny_args(sentiment_data, tiny_bert, tmp_path / "one", train__eval_every=6,
+                                              train__save_every=3))
+    assert one.returncode == 0, one.stderr[-3000:]
+    s1, p1, l1 = _read(tmp_path / "one" / "tiny")
+    s2, p2, l2 = _read(tmp_path / "two" / "tiny")
+    assert p1 == p2 and s1["steps"] == s2["steps"] == 48 and s2["processes"] == 2
+    for key, value in s1["metrics"].items():
+        assert s2["metrics"][key] == pytest.approx(value, abs=1e-5), key
+    assert l2 == pytest.approx(l1, abs=1e-5)
