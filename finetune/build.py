@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import inspect
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,9 +73,33 @@ def encode(adapter: Adapter, split: data_io.RawSplit, tokenizer: Any, config: Ru
     )
 
 
-def build(config: RunConfig, split_names: list[str], accelerator: Any = None, model_path: str | None = None,
-          given_splits: dict[str, data_io.RawSplit] | None = None) -> Built:
-    """The pieces of a run; `given_splits` (texts typed on the command line) replace configured ones."""
+@dataclass
+class Prepared:
+    """Everything a run needs before its model: checked splits and their features."""
+
+    adapter: Adapter
+    tokenizer: Any
+    model_path: str
+    trained: bool  # model_path is a model this toolkit trained (its config holds the labels)
+    splits: dict[str, data_io.RawSplit]
+    features: dict[str, Dataset]
+
+
+def drop_bad_rows(splits: dict[str, data_io.RawSplit], show: bool) -> None:
+    """data.bad_rows=skip: leave out the rows a check rejected, and say every row left out (stderr:
+    one line each, then a count a split), so that no row disappears unseen."""
+    for split in splits.values():
+        split.drop_rejected()
+        if show and split.skipped:
+            for message in split.skipped:
+                print(f"skipped: {message}", file=sys.stderr)
+            print(f"  {split.name}: skipped {len(split.skipped)} malformed row(s) of {split.location} "
+                  f"(data.bad_rows=skip); {len(split.dataset)} rows kept.", file=sys.stderr)
+
+
+def prepare(config: RunConfig, split_names: list[str], accelerator: Any = None, model_path: str | None = None,
+            given_splits: dict[str, data_io.RawSplit] | None = None) -> Prepared:
+    """Read and check the splits, and encode them: every input error shows up here, before a model loads."""
     adapter = registry.get(config)
     path = model_path or models.resolve(config.model)
     first = accelerator.main_process_first() if accelerator is not None else contextlib.nullcontext()
@@ -92,12 +117,22 @@ def build(config: RunConfig, split_names: list[str], accelerator: Any = None, mo
         if trained:
             adapter.restore_labels(AutoConfig.from_pretrained(path, trust_remote_code=config.trust_remote_code))
         adapter.setup_labels(splits)
+        drop_bad_rows(splits, show=accelerator is None or accelerator.is_main_process)
         features = {name: encode(adapter, split, tokenizer, config) for name, split in splits.items()}
+    return Prepared(adapter, tokenizer, path, trained, splits, features)
+
+
+def build(config: RunConfig, split_names: list[str], accelerator: Any = None, model_path: str | None = None,
+          given_splits: dict[str, data_io.RawSplit] | None = None) -> Built:
+    """The pieces of a run; `given_splits` (texts typed on the command line) replace configured ones."""
+    data = prepare(config, split_names, accelerator, model_path, given_splits)
+    adapter, path = data.adapter, data.model_path
     model = models.load_model(
-        adapter.model_class, path, tokenizer, config.trust_remote_code, **({} if trained else adapter.model_kwargs())
+        adapter.model_class, path, data.tokenizer, config.trust_remote_code,
+        **({} if data.trained else adapter.model_kwargs())
     )
     positions = getattr(model.config, "max_position_embeddings", None)
     if positions and config.data.max_seq_length > positions:
         raise InputError(f"data.max_seq_length={config.data.max_seq_length} is longer than the {positions} positions "
                          f"{path} knows. Set data.max_seq_length={positions} or less.")
-    return Built(config, adapter, tokenizer, model, path, splits, features)
+    return Built(config, adapter, data.tokenizer, model, path, data.splits, data.features)

@@ -20,6 +20,17 @@ from finetune.config import RunConfig
 from finetune.data import RawSplit
 
 
+def check_text(split: RawSplit, column: str, *, allow_empty: bool = True, allow_null: bool = False) -> None:
+    """Reject (stop at, or with data.bad_rows=skip leave out) every row whose `column` is not text:
+    null, a number, a list. An empty string is text unless allow_empty is False."""
+    for row, value in enumerate(split.dataset[column]):
+        if value is None and allow_null:
+            continue
+        if not isinstance(value, str) or not (allow_empty or value.strip()):
+            split.reject(row, f"{split.where(row)}: column '{column}' is empty or not text ({value!r}). "
+                              f"Fill it in or remove the row.")
+
+
 @dataclass
 class NoOptions:
     pass

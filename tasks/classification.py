@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from finetune.data import RawSplit, is_test_split, read_file
 from finetune.errors import InputError
 from finetune import prediction_tsv
 from finetune.metrics import glue as glue_metrics
-from tasks.base import Adapter
+from tasks.base import Adapter, check_text
 
 
 @dataclass
@@ -28,6 +29,16 @@ class ClassificationOptions:
     metrics: list[str] = field(default_factory=lambda: ["accuracy"])
     primary_metric: str = "accuracy"
     index_column: str | None = None  # the id column of the data files, written beside predictions
+
+
+def is_number(value) -> bool:
+    """A finite number, or text that reads as one: a regression target (nan or inf would poison the loss)."""
+    if isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
 
 
 class ClassificationAdapter(Adapter):
@@ -64,43 +75,41 @@ class ClassificationAdapter(Adapter):
     def setup_labels(self, splits: dict[str, RawSplit]) -> None:
         labelled = {}
         for name, split in splits.items():
-            columns = split.dataset.column_names
             is_test = is_test_split(self.config.data, name)
-            wanted = self._text_columns() + ([] if is_test else [self.options.label_column])
-            for column in wanted:
-                if column not in columns:
-                    key = "label_column" if column == self.options.label_column else (
-                        "text_column" if column == self.options.text_column else "text_pair_column")
-                    raise InputError(
-                        f"{split.location}: no column '{column}' (columns: {', '.join(columns)}). "
-                        f"Set {key}=<column> to the column that holds it."
-                    )
+            self._check_columns(split, is_test)
             for column in self._text_columns():
-                for row, text in enumerate(split.dataset[column]):
-                    if not isinstance(text, str):
-                        raise InputError(f"{split.where(row)}: column '{column}' is empty or not text. Fill it in or remove the row.")
+                check_text(split, column)  # an empty sentence is text, as in GLUE's own files
             if not is_test:  # its label column was required above
                 labelled[name] = (split, self._label_strings(split.dataset))
         if self.options.regression:
             for split, values in labelled.values():
                 for row, value in enumerate(values):
-                    try:
-                        float(value)
-                    except (TypeError, ValueError):
-                        raise InputError(f"{split.where(row)}: label '{value}' is not a number (regression). Fix the row.") from None
+                    if split.kept(row) and not is_number(value):
+                        split.reject(row, f"{split.where(row)}: label '{value}' is not a number (regression). Fix the row.")
             return
         if self.labels is None and "train" in labelled:
-            self.labels = sorted({v for v in labelled["train"][1] if v is not None})
+            train, values = labelled["train"]
+            self.labels = sorted({v for row, v in enumerate(values) if v is not None and train.kept(row)})
         if self.labels is None:
             raise InputError("config key 'labels' is not set and there is no train split to take them from; set labels=[...].")
         allowed = set(self.labels)
         for split, values in labelled.values():
             for row, value in enumerate(values):
                 if value not in allowed:
-                    raise InputError(
-                        f"{split.where(row)}: label '{value}' is not one of the labels {self.labels}. "
-                        f"Fix the row, or add it to the config key 'labels'."
-                    )
+                    split.reject(row, f"{split.where(row)}: label '{value}' is not one of the labels {self.labels}. "
+                                      f"Fix the row, or add it to the config key 'labels'.")
+
+    def _check_columns(self, split: RawSplit, is_test: bool) -> None:
+        columns = split.dataset.column_names
+        wanted = self._text_columns() + ([] if is_test else [self.options.label_column])
+        for column in wanted:
+            if column not in columns:
+                key = "label_column" if column == self.options.label_column else (
+                    "text_column" if column == self.options.text_column else "text_pair_column")
+                raise InputError(
+                    f"{split.location}: no column '{column}' (columns: {', '.join(columns)}). "
+                    f"Set {key}=<column> to the column that holds it."
+                )
 
     def restore_labels(self, model_config) -> None:
         if not self.options.regression:

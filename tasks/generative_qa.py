@@ -39,7 +39,7 @@ from finetune.data import RawSplit, is_test_split, read_file, read_json_mapping
 from finetune.errors import InputError
 from finetune.metrics import bleu as bleu_metric
 from finetune.metrics import squad as squad_metrics
-from tasks.base import Adapter
+from tasks.base import Adapter, check_text
 
 GOLD = "gold_answers"  # all gold answer texts of an example (added by setup_labels)
 ANSWER_START = "answer_start"  # offset of the first gold answer in the stripped context, -1 unknown
@@ -157,6 +157,9 @@ class GenerativeQAAdapter(Adapter):
             columns = split.dataset.column_names
             if o.question_column not in columns:
                 raise InputError(f"{split.location}: no column '{o.question_column}' (columns: {', '.join(columns)}).")
+            check_text(split, o.question_column, allow_empty=False)
+            if o.context_column in columns:  # optional: a question may come alone
+                check_text(split, o.context_column, allow_null=True)
             if o.id_column not in columns:
                 split.dataset = split.dataset.add_column(o.id_column, [str(i) for i in range(len(split.dataset))])
             answers = self._answers_column(columns)
@@ -177,12 +180,17 @@ class GenerativeQAAdapter(Adapter):
         for row, (qid, value, context) in enumerate(zip(dataset[o.id_column], dataset[column], contexts)):
             texts = gold_texts(value)
             if texts is None or not [t for t in texts if t.strip()]:
-                raise InputError(f"{split.where(row)}: question id {qid}: '{column}' must hold a non-empty answer "
-                                 f"(a string, a list of strings or SQuAD's {{\"text\": [...]}}), got {value!r}.")
+                split.reject(row, f"{split.where(row)}: question id {qid}: '{column}' must hold a non-empty answer "
+                                  f"(a string, a list of strings or SQuAD's {{\"text\": [...]}}), got {value!r}.")
+            if not split.kept(row):  # a placeholder, left out with the row before encoding
+                golds.append([])
+                starts.append(-1)
+                continue
             texts = [t for t in texts if t.strip()]
             golds.append(texts)
             given = value.get("answer_start") if isinstance(value, dict) else None
-            start = given[0] if given else -1
+            start = given[0] if isinstance(given, list) and given and type(given[0]) is int else -1
+            context = context if isinstance(context, str) else None
             if context and not (0 <= start and context[start:start + len(texts[0])] == texts[0]):
                 start = context.find(texts[0])
             # Prompts hold the context stripped: count the offset from its first non-space character.

@@ -156,25 +156,31 @@ class MultipleChoiceAdapter(Adapter):
                 self._check_row(split, row, example, labelled)
 
     def _check_row(self, split: RawSplit, row: int, example: dict, labelled: bool) -> None:
+        problem = self._row_problem(example, labelled)
+        if problem:
+            split.reject(row, f"{split.where(row)}: {problem}")
+
+    def _row_problem(self, example: dict, labelled: bool) -> str | None:
+        """What is wrong with one example and how to fix it; None: nothing."""
         o = self.options
         if not isinstance(example[o.context_column], str):
-            raise InputError(f"{split.where(row)}: '{o.context_column}' (the context) is missing or not text.")
+            return f"'{o.context_column}' (the context) is missing or not text."
         if o.start_column and not isinstance(example[o.start_column], str):
-            raise InputError(f"{split.where(row)}: '{o.start_column}' (the start of the ending) is missing or not text.")
+            return f"'{o.start_column}' (the start of the ending) is missing or not text."
         endings = self._endings(example)
         if not isinstance(endings, list) or len(endings) != o.num_choices:
             count = len(endings) if isinstance(endings, list) else "no list of"
-            raise InputError(f"{split.where(row)}: {count} endings where num_choices is {o.num_choices}. "
-                             f"Give every example {o.num_choices} endings (or set num_choices).")
+            return (f"{count} endings where num_choices is {o.num_choices}. "
+                    f"Give every example {o.num_choices} endings (or set num_choices).")
         for i, ending in enumerate(endings):
             if not isinstance(ending, str) or not ending.strip():
                 column = o.choices_column + f"[{i}]" if o.choices_column else o.ending_columns[i]
-                raise InputError(f"{split.where(row)}: ending {i} ('{column}') is empty. Fill it in or remove the row.")
+                return f"ending {i} ('{column}') is empty. Fill it in or remove the row."
         if labelled:
             label = self._label(example[o.label_column])
             if label is None or not 0 <= label < o.num_choices:
-                raise InputError(f"{split.where(row)}: label {example[o.label_column]!r} is not a choice index "
-                                 f"0..{o.num_choices - 1}. Fix the row.")
+                return f"label {example[o.label_column]!r} is not a choice index 0..{o.num_choices - 1}. Fix the row."
+        return None
 
     # -- data ---------------------------------------------------------------------------------------
     def _texts(self, batch: dict, i: int) -> tuple[str, list[str]]:

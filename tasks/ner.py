@@ -121,16 +121,20 @@ class NerAdapter(Adapter):
         return f"{split.where(row)}, token {k + 1}"
 
     def _column_strings(self, split: RawSplit, column: str) -> list[list[str]]:
-        """A column of lists of strings; a hub ClassLabel sequence (ner_tags) becomes its names."""
+        """A column of lists of strings; a hub ClassLabel sequence (ner_tags) becomes its names.
+        A row holding anything else is rejected (and reads as an empty list)."""
         feature = split.dataset.features[column]
         values = split.dataset[column]
         inner = feature[0] if isinstance(feature, list) and feature else getattr(feature, "feature", None)
         if isinstance(inner, ClassLabel):  # a list of class ids, as datasets stores the hub's ner_tags
             return [[inner.names[v] for v in row] for row in values]
+        strings = []
         for row, value in enumerate(values):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise InputError(f"{split.where(row)}: column '{column}' must be a list of strings, got {value!r}.")
-        return values
+                split.reject(row, f"{split.where(row)}: column '{column}' must be a list of strings, got {value!r}.")
+                value = []
+            strings.append(value)
+        return strings
 
     def setup_labels(self, splits: dict[str, RawSplit]) -> None:
         o = self.options
@@ -148,25 +152,27 @@ class NerAdapter(Adapter):
                 continue
             tags = self._column_strings(split, o.tags_column)
             for row, (words, row_tags) in enumerate(zip(tokens, tags)):
-                if len(words) != len(row_tags):
-                    raise InputError(f"{split.where(row)}: {len(words)} tokens but {len(row_tags)} tags; give one tag a token.")
+                if split.kept(row) and len(words) != len(row_tags):
+                    split.reject(row, f"{split.where(row)}: {len(words)} tokens but {len(row_tags)} tags; give one tag a token.")
             tagged[name] = self._to_bio(split, tags)
         if self.labels is None:
             source = tagged.get("train")
             if source is None:
                 raise InputError("config key 'labels' is not set and there is no labelled train split to take them from; "
                                  "set labels=[O, B-..., I-...].")
-            kinds = sorted({tag[2:] for sentence in source for tag in sentence if tag != "O"})
+            train = splits["train"]
+            kinds = sorted({tag[2:] for row, sentence in enumerate(source) if train.kept(row)
+                            for tag in sentence if tag != "O"})
             self.labels = ["O"] + [f"{prefix}-{kind}" for kind in kinds for prefix in "BI"]
         allowed = set(self.labels)
         for name, tags in tagged.items():
             split = splits[name]
             for row, sentence in enumerate(tags):
-                for k, tag in enumerate(sentence):
-                    if tag not in allowed:
-                        origin = "the config key 'labels'" if self.options.labels else "the train split"
-                        raise InputError(f"{self._token_where(split, row, k)}: tag '{tag}' is not among the labels of "
-                                         f"{origin} ({', '.join(self.labels)}). Fix the tag, or add it to labels=[...].")
+                bad = next((k for k, tag in enumerate(sentence) if tag not in allowed), None)
+                if split.kept(row) and bad is not None:
+                    origin = "the config key 'labels'" if self.options.labels else "the train split"
+                    split.reject(row, f"{self._token_where(split, row, bad)}: tag '{sentence[bad]}' is not among the "
+                                      f"labels of {origin} ({', '.join(self.labels)}). Fix the tag, or add it to labels=[...].")
             split.dataset = split.dataset.remove_columns(self.options.tags_column).add_column(self.options.tags_column, tags)
 
     def _to_bio(self, split: RawSplit, tags: list[list[str]]) -> list[list[str]]:
@@ -174,11 +180,11 @@ class NerAdapter(Adapter):
         if scheme == "auto":
             scheme = ner_metrics.detect_scheme(tags)
         for row, sentence in enumerate(tags):
-            for k, tag in enumerate(sentence):
-                problem = ner_metrics.tag_error(tag, scheme)
-                if problem:
-                    raise InputError(f"{self._token_where(split, row, k)}: {problem} (tag_scheme={scheme}). Fix the tag"
-                                     + (", or set tag_scheme=bio|iob1|bioes." if self.options.tag_scheme == "auto" else "."))
+            problems = ((k, ner_metrics.tag_error(tag, scheme)) for k, tag in enumerate(sentence))
+            k, problem = next(((k, p) for k, p in problems if p), (0, None))
+            if split.kept(row) and problem:
+                split.reject(row, f"{self._token_where(split, row, k)}: {problem} (tag_scheme={scheme}). Fix the tag"
+                                  + (", or set tag_scheme=bio|iob1|bioes." if self.options.tag_scheme == "auto" else "."))
         return as_bio(tags, scheme, split.name)
 
     def restore_labels(self, model_config) -> None:

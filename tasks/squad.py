@@ -31,7 +31,7 @@ from finetune import data as data_io
 from finetune.data import RawSplit, is_test_split
 from finetune.errors import InputError
 from finetune.metrics import squad as squad_metrics
-from tasks.base import Adapter
+from tasks.base import Adapter, check_text
 
 NO_ANSWER = 0  # the window position that stands for "no answer here"
 NO_SPAN_ODDS = 1e9  # null odds of a question with no valid span in any window (finite: JSON has no inf)
@@ -102,6 +102,8 @@ class SquadAdapter(Adapter):
             for column in needed:
                 if column not in columns:
                     raise InputError(f"{split.location}: no column '{column}' (columns: {', '.join(columns)}).")
+            for column in (o.question_column, o.context_column):
+                check_text(split, column)
             if o.id_column not in columns:
                 split.dataset = split.dataset.add_column(o.id_column, [str(i) for i in range(len(split.dataset))])
             if o.answers_column in columns and not is_test_split(self.config.data, name):
@@ -113,15 +115,13 @@ class SquadAdapter(Adapter):
         fixed_rows = []
         for row, (qid, context, answers) in enumerate(zip(split.dataset[o.id_column], split.dataset[o.context_column],
                                                           split.dataset[o.answers_column])):
-            if not o.version_2 and not answers["text"]:
-                raise InputError(f"{split.where(row)}: question id {qid} has no answer; SQuAD v1.1 needs one "
-                                 f"(set version_2=true for unanswerable questions).")
+            problem = self._answers_problem(context, answers)
+            if problem:
+                split.reject(row, f"{split.where(row)}: question id {qid}{problem}")
+                continue
             starts, texts = [], []
             for text, start in zip(answers["text"], answers["answer_start"]):
                 located = locate_answer(context, text, start)
-                if located is None:
-                    raise InputError(f"{split.where(row)}: question id {qid}: answer '{text}' (answer_start {start}) "
-                                     f"is not in its context. Fix the answer text or its offset.")
                 starts.append(located[0])
                 texts.append(text if located[1] == "exact" else text.strip())
                 if located[1] != "exact":
@@ -135,6 +135,19 @@ class SquadAdapter(Adapter):
         fixes = dict(fixed_rows)
         column = [fixes.get(i, a) for i, a in enumerate(split.dataset[o.answers_column])]
         return split.dataset.remove_columns(o.answers_column).add_column(o.answers_column, column)
+
+    def _answers_problem(self, context, answers) -> str | None:
+        """Why a question's answers cannot be trained on, and the fix (after ' question id X'); None: fine."""
+        if not isinstance(context, str) or not isinstance(answers, dict) or not isinstance(answers.get("text"), list) \
+                or not isinstance(answers.get("answer_start"), list) or len(answers["text"]) != len(answers["answer_start"]):
+            return (": needs a context string and answers {\"text\": [...], \"answer_start\": [...]} with one offset a text, "
+                    f"got {answers!r}.")
+        if not self.options.version_2 and not answers["text"]:
+            return " has no answer; SQuAD v1.1 needs one (set version_2=true for unanswerable questions)."
+        for text, start in zip(answers["text"], answers["answer_start"]):
+            if not isinstance(text, str) or not isinstance(start, int) or locate_answer(context, text, start) is None:
+                return f": answer {text!r} (answer_start {start!r}) is not in its context. Fix the answer text or its offset."
+        return None
 
     # -- encoding ---------------------------------------------------------------------------
     def encode(self, batch, indices, tokenizer, split):

@@ -298,8 +298,11 @@ def test_json_list_file(tmp_path):
     config = load_config("sst2", [f"data.train={path}", *CUSTOM])
     split = load_split(config.data, "train")
     assert split.dataset["review"] == ["a", "b"]
-    assert split.lines is None
-    assert split.where(1) == f"{path}, row 1"
+    assert split.lines == [1, 1]  # the line each object starts on
+    path = write(tmp_path / "reviews.json", '[\n  {"review": "a",\n   "sentiment": "pos"},\n  {"review": "b", "sentiment": "neg"}\n]')
+    split = load_split(config.data, "train")
+    assert split.lines == [2, 4]
+    assert split.where(1) == f"{path}, line 4"
 
 
 # -- RawSplit.where -------------------------------------------------------------------------------
