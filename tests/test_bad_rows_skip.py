@@ -141,3 +141,21 @@ def test_file_wide_problems_still_stop_the_run(tiny_bert, tmp_path):
     path.write_text("", encoding="utf-8")
     with pytest.raises(InputError, match="empty"):
         run("sst2", path, tiny_bert)
+
+
+def test_a_run_with_skipped_rows_counts_them_in_metrics_json(tiny_bert, sentiment_data, tmp_path):
+    from conftest import run_cli, tiny_args
+
+    rows = sentiment_data["train"].read_text(encoding="utf-8").split("\n")
+    rows[4] = rows[4].split("\t")[0]  # line 5: one field
+    rows[10] = rows[10].rsplit("\t", 1)[0] + "\tmaybe"  # line 11: not a label
+    train = tmp_path / "train.tsv"
+    train.write_text("\n".join(rows), encoding="utf-8")
+    result = run_cli("train", "sst2", *tiny_args({**sentiment_data, "train": train}, tiny_bert, tmp_path / "runs",
+                                                 train__max_steps=2, data__bad_rows="skip"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"skipped: {train}, line 5: 1 fields where the header has 2" in result.stderr
+    assert f"skipped: {train}, line 11: label 'maybe'" in result.stderr
+    summary = json.loads((tmp_path / "runs" / "tiny" / "metrics.json").read_text())
+    assert summary["skipped_rows"] == {"train": 2, "validation": 0}
+    assert summary["train_examples"] == 94
