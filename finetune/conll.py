@@ -15,7 +15,7 @@ from collections import Counter
 
 from datasets import Dataset, Features, Sequence, Value
 
-from finetune.data import decode_lines, none_left
+from finetune.text_files import decode_lines, none_left
 from finetune.errors import InputError
 
 DOCSTART = "-DOCSTART-"

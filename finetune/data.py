@@ -13,22 +13,21 @@ of the whole file (empty, no header, a missing column, SQuAD's nesting) stop the
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
-import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datasets import Dataset, Features, Sequence, Value, load_dataset
+from datasets import Dataset, Features, Value, load_dataset
 
 from finetune.config import ROOT, DataConfig
+from finetune.conll import read_conll
+from finetune.delimited import check_delimited
 from finetune.errors import InputError
+from finetune.json_files import Unstorable, check_jsonl, json_list, json_loads, read_squad
+from finetune.text_files import decode, load_builder, none_left
 
 SAMPLE_DIR = ROOT / "samples"
-# GLUE rows can be long (MNLI parse trees); the csv module's default field limit is 128 KiB.
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 @dataclass
@@ -70,12 +69,6 @@ class RawSplit:
         self.dataset = self.dataset.select(keep)
         self.lines = [self.lines[row] for row in keep] if self.lines is not None else None
         self.rejected = set()
-
-
-def none_left(location: str, skipped: list[str]) -> str:
-    """The message when data.bad_rows=skip left nothing of a file: most likely it is the wrong file."""
-    return (f"{location}: every row is malformed ({len(skipped)} skipped with data.bad_rows=skip; the first: "
-            f"{skipped[0]}). Is it the right file, and the right task and columns?")
 
 
 def data_dir(config: DataConfig) -> Path | None:
@@ -131,221 +124,6 @@ def file_format(config: DataConfig, path: str) -> str:
     )
 
 
-def _not_utf8(path: str, line: int, byte: int) -> str:
-    return (f"{path}, line {line}: not UTF-8 (byte 0x{byte:02x}). "
-            f"Re-save the file as UTF-8, e.g. iconv -f latin1 -t utf-8 IN > OUT.")
-
-
-def _decode(path: str) -> str:
-    raw = Path(path).read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(_not_utf8(path, raw[: exc.start].count(b"\n") + 1, raw[exc.start])) from exc
-    if not text.strip():
-        raise InputError(f"{path}: the file is empty. Point data.* at a file with a header row and data rows.")
-    return text
-
-
-def decode_lines(path: str, skipped: list[str] | None) -> tuple[str, set[int]]:
-    """The text of a file and the numbers of its lines that are not UTF-8. skipped=None
-    (data.bad_rows=error): the first such line stops the run. Else each is recorded in `skipped`
-    and left blank in the text, so that every other line keeps its number; the reader decides
-    which row a blanked line takes with it."""
-    raw = Path(path).read_bytes()
-    try:
-        raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        if skipped is not None:
-            return _decode_by_line(path, raw, skipped)
-    return _decode(path), set()
-
-
-def _decode_by_line(path: str, raw: bytes, skipped: list[str]) -> tuple[str, set[int]]:
-    pieces, bad = [], set()
-    for number, line in enumerate(raw.split(b"\n"), start=1):
-        try:
-            pieces.append(line.decode("utf-8-sig" if number == 1 else "utf-8"))
-        except UnicodeDecodeError as exc:
-            skipped.append(_not_utf8(path, number, line[exc.start]))
-            bad.add(number)
-            pieces.append("")
-    return "\n".join(pieces), bad
-
-
-def _header_names(path: str, row: list[str], line: int) -> list[str]:
-    """Column names of a header row; an empty one (SWAG's CSV starts with an unnamed index column)
-    is named as pandas names it, `Unnamed: <position>`."""
-    names = [name or f"Unnamed: {i}" for i, name in enumerate(row)]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise InputError(f"{path}, line {line}: the header names column(s) {', '.join(map(repr, repeated))} more than once. "
-                         f"Give every column its own name.")
-    return names
-
-
-@dataclass
-class Scan:
-    """What a check of a line-based file found: the file line of each good row, and (data.bad_rows=skip,
-    when rows were left out) the text with their lines blanked, for the datasets builder to read."""
-
-    lines: list[int]
-    cleaned: str | None = None
-    columns: list[str] | None = None  # delimited files: the column names
-
-
-def _blanked(physical: list[str], drop: set[int]) -> str:
-    """The text with the lines numbered in `drop` emptied (their line ends kept: numbering stays)."""
-    return "".join(line[len(line.rstrip("\r\n")):] if number in drop else line
-                   for number, line in enumerate(physical, start=1))
-
-
-def _check_delimited(path: str, fmt: str, header: bool, column_names: list[str] | None,
-                     skipped: list[str] | None = None) -> Scan:
-    """Field counts of every row. A row with the wrong count (or on a line that is not UTF-8) stops
-    the run, or with skipped=[] (data.bad_rows=skip) is recorded there and left out."""
-    text, bad = decode_lines(path, skipped)
-    delimiter = "\t" if fmt == "tsv" else ","
-    # GLUE TSVs have no quoting: a quote character is text. CSV files follow the usual quoting.
-    quoting = csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL
-    # The csv module's own line splitting (\n, \r and \r\n; str.splitlines would also split at
-    # U+2028 and friends inside a field), so that line numbers are the reader's.
-    physical = io.StringIO(text, newline="").readlines()
-    reader = csv.reader(iter(physical), delimiter=delimiter, quoting=quoting, strict=True)
-    columns = list(column_names) if column_names else None
-    lines: list[int] = []
-    drop: set[int] = set()
-    try:
-        start = 1
-        for row in reader:
-            line, start = start, reader.line_num + 1
-            span = set(range(line, reader.line_num + 1))
-            if columns is None and bad and min(bad) <= reader.line_num:
-                raise InputError(f"{path}, line {min(bad)}: the header row is not UTF-8, or comes after a line "
-                                 f"that is not. Re-save the file as UTF-8, e.g. iconv -f latin1 -t utf-8 IN > OUT.")
-            if span & bad:  # already recorded by decode_lines
-                drop |= span
-                continue
-            if not row or row == [""]:
-                continue
-            if columns is None:
-                if not header:
-                    raise InputError(f"{path}: data.header is false, so give the columns in data.column_names.")
-                columns = _header_names(path, row, line)
-                continue
-            if len(row) != len(columns):
-                message = (f"{path}, line {line}: {len(row)} fields where the header has {len(columns)} "
-                           f"({', '.join(columns)}). Each row needs one value per column"
-                           + (", separated by single tabs, with no quoting." if fmt == "tsv" else "."))
-                if skipped is None:
-                    raise InputError(message)
-                skipped.append(message)
-                drop |= span
-                continue
-            lines.append(line)
-    except csv.Error as exc:
-        # The reader cannot go on past a broken quote: the rest of the file is in doubt, never skipped.
-        # A quote opened on one line can run on over the next ones: name where the row began.
-        seen = f" (the row that starts there runs on to line {reader.line_num})" if reader.line_num > start else ""
-        raise InputError(f"{path}, line {start}{seen}: {exc}. Fix the quoting of that row: a field that holds "
-                         f"a quote is quoted whole, with the quote doubled (\"say \"\"hi\"\"\").") from exc
-    if columns is None:
-        raise InputError(f"{path}: no header row, only lines that are not UTF-8. Re-save the file as UTF-8.")
-    if not lines:
-        if skipped:
-            raise InputError(none_left(path, skipped))
-        raise InputError(f"{path}: no data rows{' after the header' if header else ''}. Is it the right file?")
-    return Scan(lines, _blanked(physical, drop) if drop else None, columns)
-
-
-class _Unstorable(ValueError):
-    """Text json.loads takes but a data set cannot hold; `token` finds its line."""
-
-    def __init__(self, token: str, reason: str):
-        super().__init__(reason)
-        self.token = token
-
-
-def _json_constant(name: str):
-    # json.loads takes NaN and Infinity, which are not JSON and which pyarrow's reader refuses.
-    raise _Unstorable(name, f"{name} is not a JSON value")
-
-
-def _json_int(digits: str) -> int:
-    # pyarrow (the datasets json builder) stores integers in 64 bits and fails on a larger one.
-    value = int(digits)
-    if not -2**63 <= value < 2**63:
-        raise _Unstorable(digits, f"the integer {digits[:30]} does not fit in 64 bits; write it as a string")
-    return value
-
-
-def _json_loads(text: str):
-    return json.loads(text, parse_constant=_json_constant, parse_int=_json_int)
-
-
-def _check_jsonl(path: str, skipped: list[str] | None = None) -> Scan:
-    text, bad = decode_lines(path, skipped)
-    lines, drop = [], set()
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        message = None
-        try:
-            record = _json_loads(line)
-        except ValueError as exc:  # JSONDecodeError is a ValueError, as are NaN and Infinity
-            message = f"{path}, line {number}: not valid JSON ({getattr(exc, 'msg', exc)}). One JSON object per line."
-        else:
-            if not isinstance(record, dict):
-                message = f"{path}, line {number}: expected a JSON object {{...}}, got {type(record).__name__}."
-        if message is None:
-            lines.append(number)
-        elif skipped is None:
-            raise InputError(message)
-        else:
-            skipped.append(message)
-            drop.add(number)
-    if not lines:
-        raise InputError(none_left(path, skipped) if skipped else f"{path}: no JSON objects. Is it the right file?")
-    cleaned = "\n".join("" if n in drop else line for n, line in enumerate(text.split("\n"), start=1))
-    return Scan(lines, cleaned if drop or bad else None)
-
-
-def _json_list(path: str, text: str, records: list, skipped: list[str] | None) -> tuple[list[dict], list[int]]:
-    """The objects of a .json list and the line each starts on; an element that is not an object stops
-    the run or (skip) is left out."""
-    decoder = json.JSONDecoder()
-    at = text.index("[") + 1
-    kept, lines, line, counted = [], [], 1, 0
-    for record in records:
-        while text[at] in " \t\r\n,":
-            at += 1
-        line += text.count("\n", counted, at)
-        counted = at
-        _, at = decoder.raw_decode(text, at)
-        if isinstance(record, dict):
-            kept.append(record)
-            lines.append(line)
-            continue
-        message = f"{path}, line {line}: expected a JSON object {{...}}, got {type(record).__name__}. A .json data " \
-                  f"file holds a list of objects, one a row."
-        if skipped is None:
-            raise InputError(message)
-        skipped.append(message)
-    if not kept:
-        raise InputError(none_left(path, skipped) if skipped else f"{path}: the list holds no objects. Is it the right file?")
-    return kept, lines
-
-
-def _load_builder(builder: str, path: str, cleaned: str | None, **kwargs) -> Dataset:
-    """The datasets builder on the file, or on a copy without the skipped rows (same line numbers)."""
-    if cleaned is None:
-        return load_dataset(builder, data_files=path, split="train", **kwargs)
-    with tempfile.TemporaryDirectory() as folder:
-        copy = Path(folder) / Path(path).name
-        copy.write_text(cleaned, encoding="utf-8")
-        return load_dataset(builder, data_files=str(copy), split="train", **kwargs)
-
-
 def read_file(config: DataConfig, path: str, split: str,
               skipped: list[str] | None = None) -> tuple[Dataset, list[int] | None]:
     """A data file as a Dataset and the file line of each row (None where the format has no lines).
@@ -353,15 +131,13 @@ def read_file(config: DataConfig, path: str, split: str,
     left out and described there."""
     fmt = file_format(config, path)
     if fmt == "conll":
-        from finetune.conll import read_conll  # conll.py reuses this module's decoding
-
         return read_conll(path, skipped=skipped)
     if fmt in ("csv", "tsv"):
         is_test = is_test_split(config, split)
         has_header = config.test_header if is_test and config.test_header is not None else config.header
         names = (config.test_column_names if is_test and config.test_column_names else config.column_names)
-        scan = _check_delimited(path, fmt, has_header, None if has_header else names, skipped)
-        dataset = _load_builder(
+        scan = check_delimited(path, fmt, has_header, None if has_header else names, skipped)
+        dataset = load_builder(
             "csv", path, scan.cleaned, delimiter="\t" if fmt == "tsv" else ",",
             quoting=csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL,
             header=0 if has_header else None, column_names=scan.columns,  # the checked names, also for the header
@@ -374,14 +150,14 @@ def read_file(config: DataConfig, path: str, split: str,
                              f"(\\n or \\r\\n, not a lone \\r inside a row).")
         return dataset, scan.lines
     if fmt == "jsonl":
-        scan = _check_jsonl(path, skipped)
-        return _load_builder("json", path, scan.cleaned), scan.lines
-    text = _decode(path)
+        scan = check_jsonl(path, skipped)
+        return load_builder("json", path, scan.cleaned), scan.lines
+    text = decode(path)
     try:
-        records = _json_loads(text)
+        records = json_loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg}).") from exc
-    except _Unstorable as exc:
+    except Unstorable as exc:
         line = text[:text.find(exc.token)].count("\n") + 1
         raise InputError(f"{path}, line {line}: not valid JSON for a data set ({exc}).") from exc
     if fmt == "squad" or (isinstance(records, dict) and "data" in records):
@@ -390,75 +166,10 @@ def read_file(config: DataConfig, path: str, split: str,
         raise InputError(f"{path}: a .json data file must hold a list of objects [{{...}}, ...], got a "
                          f"{type(records).__name__}; use .jsonl for one object per line, and for SQuAD the official "
                          f"layout {{\"data\": [...]}} (or data.format=squad).")
-    kept, lines = _json_list(path, text, records, skipped)
+    kept, lines = json_list(path, text, records, skipped)
     if len(kept) == len(records):
         return load_dataset("json", data_files=path, split="train"), lines
-    return _load_builder("json", path, "".join(json.dumps(r) + "\n" for r in kept)), lines
-
-
-SQUAD_FEATURES = Features({
-    "id": Value("string"), "title": Value("string"), "context": Value("string"), "question": Value("string"),
-    "answers": {"text": Sequence(Value("string")), "answer_start": Sequence(Value("int32"))},
-})
-
-
-def _squad_question_problem(qa, seen: set[str]) -> str | None:
-    """What is wrong with one entry of a paragraph's 'qas' (None: nothing); the caller says where."""
-    if not isinstance(qa, dict) or not isinstance(qa.get("id"), str) or not isinstance(qa.get("question"), str):
-        return "needs an 'id' and a 'question' string"
-    if qa["id"] in seen:
-        return "the id is used by an earlier question too; give every question its own id"
-    answers = qa.get("answers", [])
-    # answer_start is stored as int32; bool is an int to Python but not an offset.
-    if not isinstance(answers, list) or not all(
-            isinstance(x, dict) and isinstance(x.get("text"), str) and type(x.get("answer_start")) is int
-            and 0 <= x["answer_start"] < 2**31 for x in answers):
-        return "'answers' must be a list of {\"text\": string, \"answer_start\": character offset >= 0}"
-    return None
-
-
-def read_squad(path: str, records: dict, skipped: list[str] | None = None) -> Dataset:
-    """The official nested SQuAD JSON (v1.1 and v2.0) as one row a question, in the hub's layout.
-
-    The datasets json builder would keep the nesting (articles -> paragraphs -> questions), so the
-    file is flattened here; every structural error names the article, paragraph or question id. A
-    malformed question stops the run, or with `skipped` (data.bad_rows=skip) is left out; a
-    malformed article or paragraph always stops it."""
-    columns: dict[str, list] = {name: [] for name in SQUAD_FEATURES}
-    articles = records.get("data") if isinstance(records, dict) else None
-    if not isinstance(articles, list):
-        raise InputError(f"{path}: not a SQuAD file: expected {{\"data\": [{{\"title\", \"paragraphs\": [...]}}]}}.")
-    seen: set[str] = set()
-    for a, article in enumerate(articles):
-        paragraphs = article.get("paragraphs") if isinstance(article, dict) else None
-        if not isinstance(paragraphs, list):
-            raise InputError(f"{path}: article {a} has no list of 'paragraphs'. Each article is "
-                             f"{{\"title\": ..., \"paragraphs\": [...]}}.")
-        title = article.get("title", "")
-        for p, paragraph in enumerate(paragraphs):
-            where = f"{path}: article {a} ({str(title)[:60]!r}), paragraph {p}"
-            if not isinstance(paragraph, dict) or not isinstance(paragraph.get("context"), str) or not isinstance(paragraph.get("qas"), list):
-                raise InputError(f"{where}: needs a 'context' string and a 'qas' list.")
-            for q, qa in enumerate(paragraph["qas"]):
-                problem = _squad_question_problem(qa, seen)
-                if problem:
-                    qid = qa.get("id") if isinstance(qa, dict) else None
-                    message = f"{where}, question {q}" + (f" (id {qid})" if isinstance(qid, str) else "") + f": {problem}."
-                    if skipped is None:
-                        raise InputError(message)
-                    skipped.append(message)
-                    continue
-                seen.add(qa["id"])
-                answers = qa.get("answers", [])
-                columns["id"].append(qa["id"])
-                columns["title"].append(str(title))
-                columns["context"].append(paragraph["context"])
-                columns["question"].append(qa["question"])
-                columns["answers"].append({"text": [x["text"] for x in answers],
-                                           "answer_start": [x["answer_start"] for x in answers]})
-    if not columns["id"]:
-        raise InputError(none_left(path, skipped) if skipped else f"{path}: the SQuAD file holds no questions.")
-    return Dataset.from_dict(columns, features=SQUAD_FEATURES)
+    return load_builder("json", path, "".join(json.dumps(r) + "\n" for r in kept)), lines
 
 
 def read_hub(config: DataConfig, hub_split: str, split: str) -> Dataset:
