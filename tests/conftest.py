@@ -15,6 +15,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs a pytest worker a core (pytest-xdist, -n auto): one thread each (and in the
+    # runs they start), as workers of several threads each would fight over the cores.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
 POSITIVE = ["good", "great", "fine", "lovely", "superb", "nice"]
 NEGATIVE = ["bad", "awful", "poor", "dull", "boring", "weak"]
 NEUTRAL = ["the", "movie", "film", "plot", "was", "and", "a", "very", "story", "acting", "it", "is"]
