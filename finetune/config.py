@@ -161,10 +161,12 @@ def find_config(config_or_task: str) -> Path:
 
 
 def read_yaml(path: Path) -> dict:
+    raw = path.read_bytes()
     try:
-        text = path.read_text(encoding="utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}). Save it as UTF-8.") from exc
+        line = raw[:exc.start].count(b"\n") + 1
+        raise InputError(f"{path}, line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}). Save it as UTF-8.") from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -301,8 +301,10 @@ class Trainer:
         # Until the last checkpoint is written, Ctrl-C / SIGTERM wait for a step boundary; a write
         # that fails anywhere in the run folder (the log, predictions) stops the run as a checkpoint's does.
         with faults.SignalStop() as signals, faults.writing("into the run folder", None, self._kept):
-            self._epochs(pos, meter, bar, signals)
-            bar.close()
+            try:
+                self._epochs(pos, meter, bar, signals)
+            finally:
+                bar.close()  # also when stopping: the message then starts on a line of its own
             if pos.last_eval_step != pos.global_step:
                 self.evaluate(pos)
             if not self.eval_loaders and pos.best_step is None:
@@ -451,8 +453,8 @@ class Trainer:
             self.log.write({"step": step, "epoch": pos.epoch, "skipped": "non-finite loss",
                             "examples": [split.where(i) for i in sorted(set(culprits or examples))]})
             if self.main:
-                print(f"warning: {message} Skipped this step ({pos.skipped_steps} so far; train.on_nan_loss=skip).",
-                      file=sys.stderr)
+                tqdm.write(f"warning: {message} Skipped this step ({pos.skipped_steps} so far; train.on_nan_loss=skip).",
+                           file=sys.stderr)  # above the progress bar, not glued to it
             return
         self.optimizer.zero_grad(set_to_none=True)
         if self._saved_at != (pos.global_step, pos.epoch, pos.last_eval_step):

@@ -295,7 +295,7 @@ def test_non_mapping_yaml_refused(tmp_path, text, kind):
 def test_non_utf8_yaml_refused(tmp_path):
     path = tmp_path / "latin.yaml"
     path.write_bytes(b"task: sst2\nrun_name: caf\xe9\n")
-    with pytest.raises(InputError, match="not UTF-8"):
+    with pytest.raises(InputError, match=r"latin.yaml, line 2: not UTF-8 text \(byte 0xe9\)"):
         load_config(path)
 
 
