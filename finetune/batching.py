@@ -111,3 +111,15 @@ def real_rows(batch: dict[str, torch.Tensor], accelerator: Any) -> int:
     if accelerator.num_processes == 1 or not state.end_of_dataloader or state.remainder <= 0:
         return rows
     return max(0, min(rows, state.remainder - accelerator.process_index * rows))
+
+
+def real_part(batch: dict, accelerator) -> tuple[dict, bool]:
+    """(batch, filler): the batch without the repeats that top up the last one under several
+    processes; filler=True when this process holds only repeats: it still runs the batch, for the
+    gradient all-reduce, with its loss zeroed. One process or a full batch: the batch as it is."""
+    real = real_rows(batch, accelerator)
+    if real == len(batch["input_ids"]):
+        return batch, False
+    if real == 0:
+        return batch, True
+    return {k: v[:real] for k, v in batch.items()}, False

@@ -19,6 +19,7 @@ from typing import Callable
 import torch
 
 from finetune.errors import RunStopped
+from finetune.evaluation import model_inputs
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -56,7 +57,7 @@ def where_examples(split, indices: list[int], limit: int = 8) -> str:
     return f"{split.location}, {', '.join(shown)}{more}"
 
 
-def lone_nonfinite(model, adapter, window: list[dict], inputs_of) -> list[int]:
+def lone_nonfinite(model, adapter, window: list[dict]) -> list[int]:
     """Example indices whose loss is non-finite on its own (a forward pass each, no gradients):
     tells a bad row from diverged weights."""
     bad: list[int] = []
@@ -64,7 +65,7 @@ def lone_nonfinite(model, adapter, window: list[dict], inputs_of) -> list[int]:
         for batch in window:
             for row in range(batch["example_index"].shape[0]):
                 one = {k: v[row:row + 1] for k, v in batch.items()}
-                loss = adapter.loss(model(**inputs_of(one)), one)
+                loss = adapter.loss(model(**model_inputs(one, adapter)), one)
                 if not torch.isfinite(loss).all():
                     bad.append(int(one["example_index"][0]))
     return bad

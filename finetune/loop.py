@@ -11,12 +11,10 @@ import contextlib
 import importlib.util
 import json
 import os
-import pickle
-import shutil
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -26,11 +24,13 @@ from tqdm.auto import tqdm
 
 from finetune import batching, checkpoint, devices, faults, lora, memory, optim, typed
 from finetune import data as data_io
-from finetune.build import RUN_CONFIG_NAME, Built, build
+from finetune.build import Built, build
 from finetune.config import RunConfig
 from finetune.errors import InputError, Interrupted, RunStopped
 from finetune.evaluation import model_inputs, run_split
 from finetune.rundir import RunDir, open_run
+from finetune.progress import Meter, Position
+from finetune.saving import RunSaver
 from finetune.tracking import RunLog, plot_curves
 
 
@@ -40,23 +40,6 @@ from finetune.tracking import RunLog, plot_curves
 _KILL_STEP, _, _KILL_SIGNAL = os.environ.get("FINETUNE_TEST_KILL_AT_STEP", "0").partition(":")
 _KILL_SIGNAL, _, _KILL_RANK = _KILL_SIGNAL.partition("@")
 _KILL_AT_STEP = int(_KILL_STEP) if _KILL_RANK in ("", os.environ.get("RANK", "0")) else 0
-
-
-@dataclass
-class Position:
-    """Where training stands; saved with every checkpoint so a resumed run continues exactly."""
-
-    global_step: int = 0
-    epoch: int = 0
-    batch_in_epoch: int = 0  # micro-batches of this epoch already trained on
-    best_metric: float | None = None
-    best_step: int | None = None
-    evals_without_improvement: int = 0
-    last_eval_step: int = -1
-    train_seconds: float = 0.0
-    meter: dict | None = None  # training loss sums since the last log line, so a resumed log matches
-    micro_batch_size: int | None = None  # the loader's batch (auto_batch_size); batch_in_epoch counts these
-    skipped_steps: int = 0  # steps skipped for a non-finite loss (train.on_nan_loss=skip)
 
 
 def make_accelerator(config: RunConfig, project_dir: Path | None = None) -> Accelerator:
@@ -78,23 +61,6 @@ def make_accelerator(config: RunConfig, project_dir: Path | None = None) -> Acce
     return accelerator
 
 
-def check_compile_backend(backend: str | None) -> None:
-    if backend is None:
-        return
-    import torch._dynamo
-
-    backends = torch._dynamo.list_backends(exclude_tags=())
-    if backend not in backends:
-        raise InputError(f"train.compile={backend}: not a torch.compile backend. Use one of {', '.join(backends)}, "
-                         f"or train.compile=null.")
-
-
-def compile_model(model: torch.nn.Module, backend: str) -> None:
-    """In place (Module.compile): state-dict keys stay as they are, so checkpoints, resume and export
-    do not depend on whether the run was compiled."""
-    model.compile(backend=backend, dynamic=True)
-
-
 def prediction_name(split: str) -> str:
     return "predictions" if split == "validation" else f"predictions_{split}"
 
@@ -107,7 +73,7 @@ def eval_batch_size(config: RunConfig, processes: int) -> int:
 class Trainer:
     def __init__(self, config: RunConfig):
         self.config = config
-        check_compile_backend(config.train.compile)
+        devices.check_compile_backend(config.train.compile)
         run_dir, self.resume_from = open_run(config)
         self.run: RunDir = run_dir
         self.accelerator = make_accelerator(config, run_dir.root)
@@ -121,6 +87,7 @@ class Trainer:
         if config.lora.enabled:
             self.built.model = lora.apply(self.built.model, config.lora, self.adapter.peft_task_type, config.task)
         self.log = RunLog(run_dir.log, self.main)
+        self.saver = RunSaver(self.accelerator, run_dir, config, self.built.tokenizer)
         if self.main:  # only now: bad data or a bad model must not leave an empty run folder behind
             run_dir.checkpoints.mkdir(parents=True, exist_ok=True)
             config.save(run_dir.config)
@@ -141,7 +108,7 @@ class Trainer:
         self.window = config.train.grad_accum * (config.train.batch_size // self.micro_batch_size)
         self.steps_per_epoch, self.total_steps = optim.total_steps(config.train, len(loader), self.window)
         if config.train.compile:
-            compile_model(built.model, config.train.compile)
+            devices.compile_model(built.model, config.train.compile)
         optimizer = optim.optimizer(built.model, config.train, fused=devices.fused_adamw(acc.device))
         scheduler = optim.schedule(optimizer, config.train, self.total_steps)
         # The scheduler is prepared too (checkpointed with the rest); with split_batches it steps once per call.
@@ -156,23 +123,14 @@ class Trainer:
     def _micro_batch_size(self, collate, drop) -> int:
         """train.batch_size, or with auto_batch_size the largest divisor of it that fits in memory
         (a resumed run keeps the size it started with: batch_in_epoch counts its batches)."""
-        acc, t = self.accelerator, self.config.train
+        t = self.config.train
         if not t.auto_batch_size:
             return t.batch_size
         saved = checkpoint.read_state(self.resume_from) if self.resume_from is not None else None
         if saved and saved.get("micro_batch_size"):
             return saved["micro_batch_size"]
-        model = self.built.model.to(acc.device)
-        features = batching.batchable(self.built.features["train"], drop)
-        per_process = memory.fitting_micro_batch(
-            t.batch_size // acc.num_processes, model, self.adapter, features, collate, acc.device, t,
-            devices.fused_adamw(acc.device), acc.autocast)
-        if acc.num_processes > 1:  # every process takes the same size: the smallest that fit
-            per_process = int(acc.gather(torch.tensor([per_process], device=acc.device)).min())
-        micro = per_process * acc.num_processes
-        if self.main:
-            print(f"auto_batch_size: micro-batches of {micro}, {t.batch_size // micro} a batch of {t.batch_size}.")
-        return micro
+        return memory.micro_batch_size(self.accelerator, t, self.built.model, self.adapter,
+                                       batching.batchable(self.built.features["train"], drop), collate)
 
     # -- evaluation and saving ------------------------------------------------------------------
     def evaluate(self, pos: Position) -> dict[str, float]:
@@ -197,7 +155,8 @@ class Trainer:
             self.save_best(metrics, pos)
             if self.main:
                 for name, result in results.items():
-                    self._write_predictions(name, result)
+                    self.saver.predictions(self.adapter, prediction_name(name), self.built.splits[name].dataset,
+                                           result.predictions)
         else:
             pos.evals_without_improvement += 1
         seconds = time.perf_counter() - started  # decoding and scoring included
@@ -208,75 +167,17 @@ class Trainer:
             self.accelerator.log({f"eval/{k}": v for k, v in metrics.items()}, step=pos.global_step)
         return metrics
 
-    def _write_predictions(self, split: str, result) -> None:
-        """Into a temporary folder first, then renamed into the run folder: never half a file."""
-        tmp = self.run.root / ".tmp-predictions"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        for path in self.adapter.write_predictions(tmp, prediction_name(split), self.built.splits[split].dataset,
-                                                   result.predictions):
-            path.replace(self.run.root / path.name)
-        shutil.rmtree(tmp, ignore_errors=True)
-
-    def _kept(self) -> str:
-        latest = checkpoint.latest(self.run.checkpoints)
-        best = (self.run.best / RUN_CONFIG_NAME).is_file()
-        if latest:
-            return f"The last complete checkpoint, {latest}, is intact{', and so is checkpoints/best' if best else ''}."
-        return f"No checkpoint was complete yet{' (checkpoints/best is intact)' if best else ''}."
-
-    def _any_process(self, flag: bool) -> bool:
-        """Whether any process raised the flag (a collective: every process calls it)."""
-        if self.accelerator.num_processes == 1:
-            return flag
-        return bool(self.accelerator.reduce(torch.tensor(float(flag), device=self.accelerator.device), "sum") > 0)
-
     def save_best(self, metrics: dict[str, float], pos: Position) -> None:
-        acc = self.accelerator
-        state_dict = acc.get_state_dict(self.model)  # a collective under FSDP / DeepSpeed: every process
-        tmp = checkpoint.tmp_dir(self.run.checkpoints, "best")
-        with faults.writing("the best model (checkpoints/best)", tmp, self._kept):
-            error = None
-            if self.main:
-                try:
-                    shutil.rmtree(tmp, ignore_errors=True)
-                    lora.save_pretrained(acc.unwrap_model(self.model), tmp, state_dict=state_dict)
-                    self.built.tokenizer.save_pretrained(tmp)
-                    self.config.save(tmp / RUN_CONFIG_NAME)
-                    (tmp / "eval_metrics.json").write_text(json.dumps({"step": pos.global_step, "metrics": metrics}, indent=1))
-                    checkpoint.publish(tmp, self.run.best)
-                except OSError as exc:
-                    error = exc
-            if self._any_process(error is not None):  # the others must not wait for a process that gave up
-                raise error or OSError("the main process could not write it")
+        self.saver.best(self.model, {"step": pos.global_step, "metrics": metrics})
 
     def save_checkpoint(self, pos: Position) -> None:
-        acc = self.accelerator
-        name = f"{checkpoint.PREFIX}{pos.global_step}"
-        tmp = checkpoint.tmp_dir(self.run.checkpoints, name)
-        if self.main:
-            shutil.rmtree(tmp, ignore_errors=True)
-        acc.wait_for_everyone()
-        with faults.writing(f"checkpoint {name}", tmp, self._kept):
-            error = None
-            try:
-                acc.save_state(str(tmp))
-            except OSError as exc:
-                error = exc
-            meter = self._meter.totals(acc)  # a collective: every process
-            written = not self._any_process(error is not None)
-            if self.main and written:
-                try:
-                    checkpoint.test_kill_point(name, "files")
-                    # Last: a folder without the state (or whose files differ from its list) is not a checkpoint.
-                    checkpoint.write_state(tmp, {**asdict(pos), "meter": meter})
-                    checkpoint.publish(tmp, self.run.checkpoints / name)
-                    checkpoint.rotate(self.run.checkpoints, self.config.train.keep_last)
-                except OSError as exc:
-                    error = exc
-            if self._any_process(error is not None):
-                raise error or OSError("another process could not write its part")
-        self._saved_at = (pos.global_step, pos.epoch, pos.last_eval_step)
+        meter = self._meter.totals(self.accelerator)  # a collective: every process
+        self.saver.checkpoint(pos.global_step, {**asdict(pos), "meter": meter})
+        self._saved_at = self._where(pos)
+
+    def _where(self, pos: Position) -> tuple[int, int, int]:
+        """What a checkpoint taken now would hold; equal to _saved_at when it was just taken."""
+        return pos.global_step, pos.epoch, pos.last_eval_step
 
     # -- training -----------------------------------------------------------------------------------
     def train(self) -> Path:
@@ -284,7 +185,7 @@ class Trainer:
         acc, t = self.accelerator, self.config.train
         pos = Position()
         if self.resume_from is not None:
-            self._load_state(self.resume_from)
+            self.saver.load(self.resume_from)
             pos = Position(**checkpoint.read_state(self.resume_from))
             # Batches of another size before (a run resumed with(out) auto_batch_size): count in these.
             pos.batch_in_epoch = pos.batch_in_epoch * (pos.micro_batch_size or t.batch_size) // self.micro_batch_size
@@ -297,10 +198,10 @@ class Trainer:
                    unit="step", dynamic_ncols=True)
         self.model.train()
         # Only the main process restores the sums: they were summed over processes when saved.
-        meter = self._meter = _Meter(acc.device, pos.meter if self.main else None)
+        meter = self._meter = Meter(acc.device, pos.meter if self.main else None)
         # Until the last checkpoint is written, Ctrl-C / SIGTERM wait for a step boundary; a write
         # that fails anywhere in the run folder (the log, predictions) stops the run as a checkpoint's does.
-        with faults.SignalStop() as signals, faults.writing("into the run folder", None, self._kept):
+        with faults.SignalStop() as signals, faults.writing("into the run folder", None, self.saver.kept):
             try:
                 self._epochs(pos, meter, bar, signals)
             finally:
@@ -310,9 +211,9 @@ class Trainer:
             if not self.eval_loaders and pos.best_step is None:
                 pos.best_step = pos.global_step
                 self.save_best({}, pos)  # nothing to select on: the final model is the one to export
-            if self._saved_at != (pos.global_step, pos.epoch, pos.last_eval_step):
+            if self._saved_at != self._where(pos):
                 self.save_checkpoint(pos)
-        with faults.writing("the run's summary", None, self._kept):
+        with faults.writing("the run's summary", None, self.saver.kept):
             self._finish(pos)
         # Not acc.end_training(): it also destroys the process group, which the GLUE batch (and any
         # caller that trains twice in one process) still needs.
@@ -320,17 +221,7 @@ class Trainer:
             tracker.finish()
         return self.run.root
 
-    def _load_state(self, folder: Path) -> None:
-        """Model (safetensors) and optimizer, scheduler and RNG states (torch.load with weights_only=True:
-        a pickle that would run code is refused, not executed)."""
-        try:
-            self.accelerator.load_state(str(folder))
-        except pickle.UnpicklingError as exc:
-            raise InputError(f"{folder}: a checkpoint file holds objects other than tensors and numbers, which are "
-                             f"not loaded (weights_only=True): {str(exc).splitlines()[0]} Resume from a checkpoint "
-                             f"this toolkit wrote, or resume=never.") from exc
-
-    def _epochs(self, pos: Position, meter: "_Meter", bar, signals: faults.SignalStop) -> None:
+    def _epochs(self, pos: Position, meter: Meter, bar, signals: faults.SignalStop) -> None:
         acc, t = self.accelerator, self.config.train
         save_every = t.save_every or t.eval_every
         stop = pos.global_step >= self.total_steps
@@ -342,7 +233,7 @@ class Trainer:
             batches = iter(loader)
             started = time.perf_counter()
             while True:
-                window = [_real_part(b, acc) for _, b in zip(range(self.window), batches)]
+                window = [batching.real_part(b, acc) for _, b in zip(range(self.window), batches)]
                 if not window:
                     break
                 stop_requested = self._step(window, meter, pos, signals)
@@ -383,7 +274,7 @@ class Trainer:
     def _interrupted(self, pos: Position, signum: int, started: float) -> None:
         """Ctrl-C / SIGTERM: a checkpoint at this step boundary, then stop (resume=auto continues)."""
         pos.train_seconds += time.perf_counter() - started
-        if self._saved_at != (pos.global_step, pos.epoch, pos.last_eval_step):
+        if self._saved_at != self._where(pos):
             self.save_checkpoint(pos)
         name = signal.Signals(signum).name
         raise Interrupted(f"{name} at step {pos.global_step}: saved {self.run.checkpoints / f'{checkpoint.PREFIX}{pos.global_step}'}. "
@@ -397,7 +288,7 @@ class Trainer:
             return True
         return pos.global_step >= self.total_steps
 
-    def _step(self, window: list[tuple[dict, bool]], meter: "_Meter", pos: Position, signals: faults.SignalStop) -> bool:
+    def _step(self, window: list[tuple[dict, bool]], meter: Meter, pos: Position, signals: faults.SignalStop) -> bool:
         """One optimizer step; returns whether any process was asked to stop (SIGINT / SIGTERM)."""
         acc = self.accelerator
         items = sum((self.adapter.count_items(b) for b, filler in window if not filler),
@@ -444,8 +335,7 @@ class Trainer:
         split = self.built.splits["train"]
         window = [b for b, filler in window if not filler]
         examples = gather_object([int(i) for b in window for i in b["example_index"]])
-        culprits = gather_object(faults.lone_nonfinite(self.model, self.adapter, window,
-                                                       lambda b: model_inputs(b, self.adapter)))
+        culprits = gather_object(faults.lone_nonfinite(self.model, self.adapter, window))
         step = pos.global_step + 1
         message = faults.nonfinite_message(step, split, examples, culprits)
         if self.config.train.on_nan_loss == "skip":
@@ -456,14 +346,13 @@ class Trainer:
                 tqdm.write(f"warning: {message} Skipped this step ({pos.skipped_steps} so far; train.on_nan_loss=skip).",
                            file=sys.stderr)  # above the progress bar, not glued to it
             return
-        self.optimizer.zero_grad(set_to_none=True)
-        if self._saved_at != (pos.global_step, pos.epoch, pos.last_eval_step):
+        if self._saved_at != self._where(pos):
             self.save_checkpoint(pos)  # the weights before this step; the batch is replayed on resume
         saved = self.run.checkpoints / f"{checkpoint.PREFIX}{pos.global_step}"
         raise RunStopped(f"{message} Stopped; {saved} holds the weights before this step. Fix the rows and run "
                          f"again (resume=auto), or add train.on_nan_loss=skip to skip such steps.")
 
-    def _log(self, meter: "_Meter", pos: Position, bar) -> None:
+    def _log(self, meter: Meter, pos: Position, bar) -> None:
         record = meter.flush(self.accelerator)
         record = {"step": pos.global_step, "epoch": pos.epoch, **record, "lr": self.scheduler.get_last_lr()[0]}
         self.log.write(record)
@@ -496,55 +385,6 @@ class Trainer:
             shown = self.adapter.headline(metrics)
             print(f"Dev metrics (best, step {pos.best_step}): {shown or 'none (no dev set)'}")
             print(f"Run folder: {self.run.root}")
-
-
-def _real_part(batch: dict, accelerator) -> tuple[dict, bool]:
-    """(batch, filler): the batch without the repeats that top up the last one under several
-    processes; filler=True when this process holds only repeats: it still runs the batch, for the
-    gradient all-reduce, with its loss zeroed. One process or a full batch: the batch as it is."""
-    real = batching.real_rows(batch, accelerator)
-    if real == len(batch["input_ids"]):
-        return batch, False
-    if real == 0:
-        return batch, True
-    return {k: v[:real] for k, v in batch.items()}, False
-
-
-class _Meter:
-    """Training statistics kept on the device between logging steps: no host sync per step."""
-
-    def __init__(self, device, restored: dict | None = None):
-        self.device = device
-        self.reset(restored)
-
-    def reset(self, restored: dict | None = None):
-        restored = restored or {}
-        self.loss = torch.tensor(restored.get("loss", 0.0), device=self.device)
-        self.items = torch.tensor(restored.get("items", 0.0), device=self.device)
-        self.real_tokens = torch.tensor(restored.get("real_tokens", 0.0), device=self.device)
-        self.samples = restored.get("samples", 0)
-        self.started = time.perf_counter()
-
-    def totals(self, accelerator) -> dict:
-        loss, items, tokens = (float(accelerator.reduce(x.clone(), "sum")) for x in (self.loss, self.items, self.real_tokens))
-        return {"loss": loss, "items": items, "real_tokens": tokens, "samples": self.samples}  # per process, as flush counts
-
-    def add(self, loss_sum, items, batch):
-        self.loss += loss_sum.float()
-        self.items += items
-        self.real_tokens += batch["attention_mask"].sum()
-        self.samples += batch["input_ids"].shape[0]
-
-    def flush(self, accelerator) -> dict:
-        seconds = max(time.perf_counter() - self.started, 1e-9)
-        loss, items, tokens = (accelerator.reduce(x, "sum") for x in (self.loss, self.items, self.real_tokens))
-        record = {
-            "loss": float(loss / items) if float(items) else float("nan"),
-            "samples_per_s": round(self.samples * accelerator.num_processes / seconds, 2),  # even batches
-            "tokens_per_s": round(float(tokens) / seconds, 1),
-        }
-        self.reset()
-        return record
 
 
 def train(config: RunConfig) -> Path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from accelerate.utils import find_executable_batch_size
 
-from finetune import optim
+from finetune import devices, optim
 from finetune.config import TrainConfig
 from finetune.errors import RunStopped
 from finetune.evaluation import model_inputs
@@ -71,3 +71,17 @@ def fitting_micro_batch(per_process: int, model, adapter, features, collate, dev
                          "data.max_seq_length, use train.precision=bf16, or lora.enabled=true.") from exc
     finally:
         model.train(was_training)
+
+
+def micro_batch_size(accelerator, train: TrainConfig, model, adapter, features, collate) -> int:
+    """The global micro-batch for train.batch_size: each process probes its share, and all take
+    the smallest that fit."""
+    per_process = fitting_micro_batch(train.batch_size // accelerator.num_processes, model.to(accelerator.device),
+                                      adapter, features, collate, accelerator.device, train,
+                                      devices.fused_adamw(accelerator.device), accelerator.autocast)
+    if accelerator.num_processes > 1:
+        per_process = int(accelerator.gather(torch.tensor([per_process], device=accelerator.device)).min())
+    micro = per_process * accelerator.num_processes
+    if accelerator.is_main_process:
+        print(f"auto_batch_size: micro-batches of {micro}, {train.batch_size // micro} a batch of {train.batch_size}.")
+    return micro

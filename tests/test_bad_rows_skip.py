@@ -123,23 +123,16 @@ def test_multiple_choice_rows_with_empty_endings_or_bad_labels_are_left_out(tiny
     assert [m.split(":")[0] for m in split.skipped] == [f"{path}, line 3", f"{path}, line 5"]
 
 
-def test_every_row_bad_stops_the_run(tiny_bert, tmp_path):
+@pytest.mark.parametrize("content, message", [
+    ("sentence\tlabel\na\nb\n", "every row is malformed"),  # every row: one field
+    ("sentence\tlabel\na\t5\nb\t6\n", "every row is malformed .*line 2: label '5'"),  # every label bad
+    ("sentence\tpolarity\na\t1\n", "no column 'label'"),  # file-wide problems still stop the run
+    ("", "empty"),
+])
+def test_a_file_with_nothing_to_keep_or_a_file_wide_problem_stops_the_run(content, message, tiny_bert, tmp_path):
     path = tmp_path / "train.tsv"
-    path.write_text("sentence\tlabel\na\nb\n", encoding="utf-8")
-    with pytest.raises(InputError, match="every row is malformed"):
-        run("sst2", path, tiny_bert)
-    path.write_text("sentence\tlabel\na\t5\nb\t6\n", encoding="utf-8")
-    with pytest.raises(InputError, match="every row is malformed .*line 2: label '5'"):
-        run("sst2", path, tiny_bert)
-
-
-def test_file_wide_problems_still_stop_the_run(tiny_bert, tmp_path):
-    path = tmp_path / "train.tsv"
-    path.write_text("sentence\tpolarity\na\t1\n", encoding="utf-8")
-    with pytest.raises(InputError, match="no column 'label'"):
-        run("sst2", path, tiny_bert)
-    path.write_text("", encoding="utf-8")
-    with pytest.raises(InputError, match="empty"):
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError, match=message):
         run("sst2", path, tiny_bert)
 
 

@@ -52,7 +52,8 @@ def _first_step_gradients(config_args: list[str]) -> dict[str, torch.Tensor]:
     """The gradients the loop accumulates for its first optimizer step (the step itself skipped)."""
     from finetune.config import load_config
     from finetune.faults import SignalStop
-    from finetune.loop import Position, Trainer, _Meter
+    from finetune.loop import Trainer
+    from finetune.progress import Meter, Position
 
     trainer = Trainer(load_config("sst2", config_args))
     trainer._prepare()
@@ -61,7 +62,7 @@ def _first_step_gradients(config_args: list[str]) -> dict[str, torch.Tensor]:
     trainer.sampler.set_epoch(0)
     batches = iter(trainer.train_loader)
     window = [(next(batches), False) for _ in range(trainer.config.train.grad_accum)]
-    trainer._step(window, _Meter(trainer.accelerator.device), Position(), SignalStop())
+    trainer._step(window, Meter(trainer.accelerator.device), Position(), SignalStop())
     return {n: p.grad.clone() for n, p in trainer.model.named_parameters() if p.grad is not None}
 
 
