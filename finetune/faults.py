@@ -81,12 +81,15 @@ def nonfinite_message(step: int, split, examples: list[int], culprits: list[int]
 
 
 @contextlib.contextmanager
-def writing(what: str, tmp: Path | None, kept: Callable[[], str]):
+def writing(what: str, tmp: Path | None, kept: Callable[[], str], inside: Path | None = None):
     """A failed write (disk full, permission) stops the run naming what failed and what is kept
-    (`kept()`: asked only then, as the answer changes while the run goes on)."""
+    (`kept()`: asked only then, as the answer changes while the run goes on). inside: only errors
+    on files in that folder are writes of ours; others (reading data, say) pass through as they are."""
     try:
         yield
     except OSError as exc:
+        if inside is not None and not (exc.filename and Path(exc.filename).resolve().is_relative_to(inside.resolve())):
+            raise
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)  # frees the space the half-written copy took
         reason = exc.strerror or str(exc)

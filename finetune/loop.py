@@ -201,7 +201,8 @@ class Trainer:
         meter = self._meter = Meter(acc.device, pos.meter if self.main else None)
         # Until the last checkpoint is written, Ctrl-C / SIGTERM wait for a step boundary; a write
         # that fails anywhere in the run folder (the log, predictions) stops the run as a checkpoint's does.
-        with faults.SignalStop() as signals, faults.writing("into the run folder", None, self.saver.kept):
+        with faults.SignalStop() as signals, faults.writing("into the run folder", None, self.saver.kept,
+                                                                   inside=self.run.root):
             try:
                 self._epochs(pos, meter, bar, signals)
             finally:
@@ -213,7 +214,7 @@ class Trainer:
                 self.save_best({}, pos)  # nothing to select on: the final model is the one to export
             if self._saved_at != self._where(pos):
                 self.save_checkpoint(pos)
-        with faults.writing("the run's summary", None, self.saver.kept):
+        with faults.writing("the run's summary", None, self.saver.kept, inside=self.run.root):
             self._finish(pos)
         # Not acc.end_training(): it also destroys the process group, which the GLUE batch (and any
         # caller that trains twice in one process) still needs.

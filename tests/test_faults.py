@@ -355,3 +355,18 @@ def test_a_failed_log_write_stops_the_run_with_the_file_named(tiny_bert, sentime
     run = tmp_path / "tiny"
     assert f"could not write into the run folder ({run / 'log.jsonl'}): Permission denied" in err
     assert f"The last complete checkpoint, {run / 'checkpoints' / 'step-12'}, is intact" in err
+
+
+def test_only_errors_on_files_in_the_run_folder_count_as_failed_writes(tmp_path):
+    """The whole training loop runs under the failed-write guard; an OSError on another file (the
+    data, say) is not a write of the run's and keeps its own type and message."""
+    from finetune import faults
+    from finetune.errors import RunStopped
+
+    run = tmp_path / "run"
+    with pytest.raises(FileNotFoundError):
+        with faults.writing("into the run folder", None, lambda: "kept.", inside=run):
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(tmp_path / "data.tsv"))
+    with pytest.raises(RunStopped, match=r"could not write into the run folder \(.*log.jsonl\): No space left"):
+        with faults.writing("into the run folder", None, lambda: "kept.", inside=run):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(run / "log.jsonl"))
