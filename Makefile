@@ -8,7 +8,7 @@ TASK   ?= sst2
 ARGS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: install finetune evaluate export glue bench test clean help
+.PHONY: install finetune evaluate export glue bench test docs clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -19,6 +19,7 @@ help:
 	@echo "make bench [ARGS='sst2.steps=30 workloads=[sst2]']             throughput beside the transformers Trainer (bench/)"
 	@echo "make test                                                     the test suite"
 	@echo "make install                                                  only create .venv and install"
+	@echo "make docs                                                     regenerate the key tables of docs/configuration.md"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +52,10 @@ bench: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
+
+# The key tables are generated from the config dataclasses; tests/test_keys.py fails when they drift.
+docs: $(STAMP)
+	$(BIN)/python -m finetune.config.keys --write docs/configuration.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,1 @@
+"""Task adapters: base.py (the adapter core), roles.py (optional roles), registry.py (every task, as a plain list), one module per task, and code only one task uses (multiple_choice_heads.py, prediction_tsv.py)."""

@@ -1,14 +1,14 @@
-"""The adapter interface: everything the loop needs to know about one kind of task, and nothing else.
+"""The adapter core: everything the loop needs to know about one kind of task, and nothing else.
 
 An adapter never touches devices, precision, processes or checkpoints; the loop never looks inside
 examples. Data flows: raw examples -> encode -> features -> model -> outputs -> decode -> predictions
--> score.
+-> score. What only some tasks need (prediction files, command-line input, a model card) are the
+optional roles in tasks/roles.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -16,8 +16,9 @@ import torch
 from datasets import Dataset
 from transformers import DataCollatorWithPadding
 
-from finetune.config import RunConfig
-from finetune.data import RawSplit
+from finetune.config.schema import RunConfig
+from finetune.data.splits import RawSplit
+from finetune.errors import InputError
 
 
 def check_text(split: RawSplit, column: str, *, allow_empty: bool = True, allow_null: bool = False) -> None:
@@ -31,55 +32,52 @@ def check_text(split: RawSplit, column: str, *, allow_empty: bool = True, allow_
                               f"Fill it in or remove the row.")
 
 
+def require_columns(split: RawSplit, columns: dict[str, str], fix: str | None = None) -> None:
+    """Stop when the split lacks one of `columns` (column -> the config key naming it), saying
+    which key to set."""
+    present = split.dataset.column_names
+    for column, key in columns.items():
+        if column not in present:
+            raise InputError(f"{split.location}: no column '{column}' (columns: {', '.join(present)}). "
+                             f"{fix or f'Set {key}=<column> to the column that holds it.'}")
+
+
 @dataclass
 class NoOptions:
     pass
 
 
 class Adapter:
-    Options: ClassVar[type] = NoOptions
+    Options: ClassVar[type] = NoOptions  # the task's own config keys (top-level keys of its YAML)
     model_class: ClassVar[Any]  # a transformers Auto class, or a builder with from_pretrained
-    pipeline_task: ClassVar[str | None] = None  # the transformers pipeline an export serves
-    hub_tag: ClassVar[str | None] = None  # the model card's pipeline_tag (default: pipeline_task)
-    pipeline_kwargs: ClassVar[dict] = {}  # arguments the pipeline needs to give the toolkit's predictions
-    predict_flags: ClassVar[str] = '--text "..."'  # what `predict` takes on the command line (model cards)
     collator_class: ClassVar[Any] = DataCollatorWithPadding  # pads a batch of features (dynamic padding)
-    # Input already split into words (NER): byte-level BPE tokenizers (GPT-2) then need add_prefix_space.
-    pretokenized_input: ClassVar[bool] = False
     output_keys: ClassVar[tuple[str, ...]] = ("logits",)  # model outputs decode needs
-    # Feature columns batched but not given to the model (the adapter's loss reads the labels).
-    feature_keys: ClassVar[tuple[str, ...]] = ("example_index", "labels")
-    label_keys: ClassVar[tuple[str, ...]] = ("labels",)  # present in a batch -> the loss can be computed
+    label_keys: ClassVar[tuple[str, ...]] = ("labels",)  # feature columns the loss reads, never given to the model
     # Feature columns kept for decode only, never batched (ragged: offset mappings, word ids).
     decode_columns: ClassVar[tuple[str, ...]] = ()
-    # Predictions are generated text (model.generate on the prompt), not one forward pass.
-    generates: ClassVar[bool] = False
-    peft_task_type: ClassVar[str | None] = None  # peft's TaskType for LoRA (lora.enabled); None: not supported
+    primary_metric: str  # selects the best checkpoint (greater is better)
+    headline_metrics: ClassVar[tuple[str, ...] | None] = None  # shown in one-line summaries (None: all)
 
     def __init__(self, config: RunConfig):
         self.config = config
         self.options = config.options
 
-    # -- labels and model ------------------------------------------------------------------
-    def prepare_tokenizer(self, tokenizer: Any) -> None:
-        """Adjust the tokenizer for the task (padding side, ...) before anything is encoded."""
-    def setup_labels(self, splits: dict[str, RawSplit]) -> None:
-        """Fix the label list (from the config or the training data) and check every split."""
+    # -- before encoding ----------------------------------------------------------------------
+    def prepare_tokenizer(self, tokenizer: Any) -> Any:
+        """The tokenizer the task encodes with: adjusted (padding side, ...) or replaced."""
+        return tokenizer
+
+    def setup_labels(self, splits: dict[str, RawSplit], trained_config: Any = None) -> None:
+        """Fix the label list (from a trained model's config when given, else the task config or the
+        training data) and check every split, rejecting malformed rows."""
 
     def model_kwargs(self) -> dict:
-        """Extra from_pretrained arguments (num_labels, id2label, ...)."""
+        """Extra from_pretrained arguments for a new head (num_labels, id2label, ...)."""
         return {}
 
-    def restore_labels(self, model_config: Any) -> None:
-        """Take the label list from a trained model's config (evaluate / predict on a run or export)."""
-
-    # -- data -------------------------------------------------------------------------------
+    # -- training ---------------------------------------------------------------------------------
     def encode(self, batch: dict[str, list], indices: list[int], tokenizer: Any, split: str) -> dict:
         """Tokenise a batch of raw examples (datasets.map, batched) into features."""
-        raise NotImplementedError
-
-    def generate(self, model: Any, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Generating adapters: the output_keys tensors of one evaluation batch (generated token ids)."""
         raise NotImplementedError
 
     def loss(self, outputs: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -94,7 +92,11 @@ class Adapter:
             return (labels != -100).sum()
         return torch.tensor(labels.shape[0], device=labels.device)
 
-    # -- predictions ------------------------------------------------------------------------
+    # -- predictions --------------------------------------------------------------------------------
+    def predict_step(self, model: Any, inputs: dict[str, torch.Tensor]) -> Any:
+        """The outputs of one evaluation batch (output_keys); generating tasks override it."""
+        return model(**inputs)
+
     def decode(self, examples: Dataset, features: Dataset, outputs: dict[str, list[np.ndarray]]) -> list:
         """Model outputs per feature (in feature order) -> one prediction per example."""
         raise NotImplementedError
@@ -105,40 +107,3 @@ class Adapter:
 
     def score(self, predictions: list, examples: Dataset) -> dict[str, float]:
         raise NotImplementedError
-
-    primary_metric: str = "loss"
-    headline_metrics: ClassVar[tuple[str, ...] | None] = None  # shown in one-line summaries (None: all)
-
-    def headline(self, metrics: dict[str, float]) -> str:
-        """`key=value, ...` of the headline metrics, for one-line summaries."""
-        keys = self.headline_metrics
-        return ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if keys is None or k in keys)
-    greater_is_better: bool = True
-
-    gold_in_predictions: ClassVar[bool] = False  # a predictions file can carry the gold too (conlleval's columns)
-
-    def score_files(self, predictions: Path, references: Path | None, null_odds: Path | None = None) -> str:
-        """`python -m finetune score`: the official metrics of a predictions file, as text."""
-        raise NotImplementedError
-
-    def export_options(self, metrics: dict[str, float]) -> dict:
-        """Task options an export should carry, chosen from the dev metrics (v2's null threshold)."""
-        return {}
-
-    def write_predictions(self, folder: Path, name: str, examples: Dataset, predictions: list) -> list[Path]:
-        """Write predictions in the task's official format as `folder/name.*` (and companion
-        files, e.g. SQuAD's nbest); returns the files written."""
-        raise NotImplementedError
-
-    def card_usage(self, folder: Path, name: str) -> str | None:
-        """Python for the model card that uses an exported folder (`folder`, to be published as
-        `name`) with plain transformers, for tasks no pipeline serves; None: the pipeline call."""
-        return None
-
-    def show(self, examples: Dataset, predictions: list) -> list[str]:
-        """One readable line per prediction, for examples typed on the command line."""
-        return [str(p) for p in predictions]
-
-    def examples_from_flags(self, flags: dict[str, list[str]]) -> Dataset | None:
-        """Examples typed on the command line (predict --text / --question ...), or None."""
-        return None

@@ -12,22 +12,24 @@ import torch.nn.functional as F
 from datasets import ClassLabel, Dataset
 from transformers import AutoModelForSequenceClassification
 
-from finetune.data import RawSplit, is_test_split, read_file
+from finetune.data.splits import RawSplit, is_test_split, read_file
 from finetune.errors import InputError
-from finetune import prediction_tsv
-from finetune.metrics import glue as glue_metrics
-from tasks.base import Adapter, check_text
+from finetune.metrics import classification as classification_metrics
+from tasks import prediction_tsv
+from tasks.base import Adapter, check_text, require_columns
+from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
 
 
 @dataclass
 class ClassificationOptions:
-    text_column: str = "sentence"
+    text_column: str = "sentence"  # the text to classify (the first of a pair)
     text_pair_column: str | None = None  # set for sentence-pair tasks
-    label_column: str = "label"
+    label_column: str = "label"  # the gold label (a test file may lack it)
     labels: list[str] | None = None  # label strings in id order; default: sorted labels of the train split
     regression: bool = False  # one output scored by mean squared error (STS-B)
+    # accuracy, f1, matthews, pearson, spearman; with two or more, `combined` is their mean (GLUE's MRPC, QQP, STS-B)
     metrics: list[str] = field(default_factory=lambda: ["accuracy"])
-    primary_metric: str = "accuracy"
+    primary_metric: str = "accuracy"  # one of metrics (or combined): it picks the best checkpoint
     index_column: str | None = None  # the id column of the data files, written beside predictions
 
 
@@ -41,7 +43,7 @@ def is_number(value) -> bool:
         return False
 
 
-class ClassificationAdapter(Adapter):
+class ClassificationAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
     Options = ClassificationOptions
     model_class = AutoModelForSequenceClassification
     pipeline_task = "text-classification"
@@ -50,8 +52,8 @@ class ClassificationAdapter(Adapter):
         super().__init__(config)
         o = self.options
         for name in o.metrics:
-            if name not in glue_metrics.METRICS:
-                raise InputError(f"config key 'metrics': unknown metric '{name}'. Metrics: {', '.join(glue_metrics.METRICS)}.")
+            if name not in classification_metrics.METRICS:
+                raise InputError(f"config key 'metrics': unknown metric '{name}'. Metrics: {', '.join(classification_metrics.METRICS)}.")
         valid_primary = o.metrics + (["combined"] if len(o.metrics) > 1 else [])
         if o.primary_metric not in valid_primary:
             raise InputError(f"config key 'primary_metric': '{o.primary_metric}' is not one of {', '.join(valid_primary)}.")
@@ -72,7 +74,9 @@ class ClassificationAdapter(Adapter):
             return [feature.names[v] if use_names and v >= 0 else str(v) for v in values]
         return [v if isinstance(v, str) or v is None else str(v) for v in values]
 
-    def setup_labels(self, splits: dict[str, RawSplit]) -> None:
+    def setup_labels(self, splits: dict[str, RawSplit], trained_config=None) -> None:
+        if trained_config is not None and not self.options.regression:
+            self.labels = [trained_config.id2label[i] for i in range(trained_config.num_labels)]
         labelled = {}
         for name, split in splits.items():
             is_test = is_test_split(self.config.data, name)
@@ -100,20 +104,11 @@ class ClassificationAdapter(Adapter):
                                       f"Fix the row, or add it to the config key 'labels'.")
 
     def _check_columns(self, split: RawSplit, is_test: bool) -> None:
-        columns = split.dataset.column_names
-        wanted = self._text_columns() + ([] if is_test else [self.options.label_column])
-        for column in wanted:
-            if column not in columns:
-                key = "label_column" if column == self.options.label_column else (
-                    "text_column" if column == self.options.text_column else "text_pair_column")
-                raise InputError(
-                    f"{split.location}: no column '{column}' (columns: {', '.join(columns)}). "
-                    f"Set {key}=<column> to the column that holds it."
-                )
-
-    def restore_labels(self, model_config) -> None:
-        if not self.options.regression:
-            self.labels = [model_config.id2label[i] for i in range(model_config.num_labels)]
+        o = self.options
+        keys = {o.text_column: "text_column", o.text_pair_column: "text_pair_column"}
+        if not is_test:
+            keys[o.label_column] = "label_column"
+        require_columns(split, {column: key for column, key in keys.items() if column})
 
     def model_kwargs(self) -> dict:
         if self.options.regression:
@@ -168,7 +163,7 @@ class ClassificationAdapter(Adapter):
             label2id = {label: i for i, label in enumerate(self.labels)}
             pred_array = np.asarray([label2id[p] for p in predictions])
             gold_array = np.asarray([label2id[g] for g in gold])
-        return glue_metrics.compute(self.options.metrics, pred_array, gold_array)
+        return classification_metrics.compute(self.options.metrics, pred_array, gold_array)
 
     def _index(self, examples: Dataset) -> list[str]:
         return prediction_tsv.index_values(examples, self.options.index_column)
@@ -204,6 +199,7 @@ class ClassificationAdapter(Adapter):
     def score_files(self, predictions, references, null_odds=None):
         if null_odds is not None:
             raise InputError("--null-odds is for SQuAD v2; classification has no no-answer odds.")
+        references = self.needs_references(references)
         dataset, lines = read_file(self.config.data, str(references.resolve()), "validation")
         self.setup_labels({"validation": RawSplit("validation", dataset, "file", str(references), lines)})
         metrics = self.score(self.read_predictions(predictions, dataset), dataset)

@@ -35,11 +35,12 @@ import torch.nn.functional as F
 from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq
 
-from finetune.data import RawSplit, is_test_split, read_file, read_json_mapping
+from finetune.data.splits import RawSplit, is_test_split, read_file, read_json_mapping
 from finetune.errors import InputError
 from finetune.metrics import bleu as bleu_metric
 from finetune.metrics import squad as squad_metrics
-from tasks.base import Adapter, check_text
+from tasks.base import Adapter, check_text, require_columns
+from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
 
 GOLD = "gold_answers"  # all gold answer texts of an example (added by setup_labels)
 ANSWER_START = "answer_start"  # offset of the first gold answer in the stripped context, -1 unknown
@@ -62,16 +63,16 @@ PLAIN_CALL = """answer = generator(prompt, {kwargs}, return_full_text=False)[0][
 
 @dataclass
 class GenerativeQAOptions:
-    question_column: str = "question"
+    question_column: str = "question"  # the question to answer
     context_column: str = "context"  # optional in the files: questions alone are fine
     # The gold answers: SQuAD's {"text": [...], "answer_start": [...]}, a string, or a list of
     # strings. null: `answers` if the file has it, else `answer` (JSONL).
     answers_column: str | None = None
-    id_column: str = "id"
+    id_column: str = "id"  # question ids, the keys of predictions.json
     prompt: Literal["auto", "chat", "plain"] = "auto"  # auto: chat when the tokenizer has a chat template
-    context_template: str = "Context: {context}\n"
-    question_template: str = "Question: {question}\nAnswer:"
-    max_new_tokens: int = 32
+    context_template: str = "Context: {context}\n"  # the prompt's context part, left out for a question without one
+    question_template: str = "Question: {question}\nAnswer:"  # the prompt's question part, after the context
+    max_new_tokens: int = 32  # the longest answer generated, in tokens
     num_beams: int = 1  # 1: greedy
     bleu_tokenize: Literal["13a", "zh", "none"] = "13a"  # sacrebleu's tokenizers: 13a (default), zh for Chinese
 
@@ -110,17 +111,14 @@ class AnswerCollator:
         return batch
 
 
-class GenerativeQAAdapter(Adapter):
+class GenerativeQAAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
     Options = GenerativeQAOptions
     model_class = AutoModelForCausalLM
     pipeline_task = "text-generation"
     collator_class = AnswerCollator
     output_keys = ("generated",)
-    generates = True
-    peft_task_type = "CAUSAL_LM"
     primary_metric = "f1"
     headline_metrics = ("exact_match", "f1", "bleu")
-    predict_flags = '--question "..." --context "..."'
 
     def __init__(self, config):
         super().__init__(config)
@@ -134,7 +132,7 @@ class GenerativeQAAdapter(Adapter):
         self.chat = False
 
     # -- tokenizer and checks -------------------------------------------------------------------
-    def prepare_tokenizer(self, tokenizer) -> None:
+    def prepare_tokenizer(self, tokenizer):
         # Generation continues every prompt from its last token: pads go first.
         tokenizer.padding_side = "left"
         if not tokenizer.is_fast:
@@ -145,18 +143,18 @@ class GenerativeQAAdapter(Adapter):
                              f"Use prompt=plain (or auto).")
         self.chat = self.options.prompt == "chat" or (self.options.prompt == "auto" and bool(tokenizer.chat_template))
         self.tokenizer = tokenizer  # decode turns generated ids back into text
+        return tokenizer
 
     def _answers_column(self, columns: list[str]) -> str | None:
         if self.options.answers_column:
             return self.options.answers_column if self.options.answers_column in columns else None
         return next((c for c in ("answers", "answer") if c in columns), None)
 
-    def setup_labels(self, splits: dict[str, RawSplit]) -> None:
+    def setup_labels(self, splits: dict[str, RawSplit], trained_config=None) -> None:
         o = self.options
         for name, split in splits.items():
             columns = split.dataset.column_names
-            if o.question_column not in columns:
-                raise InputError(f"{split.location}: no column '{o.question_column}' (columns: {', '.join(columns)}).")
+            require_columns(split, {o.question_column: "question_column"})
             check_text(split, o.question_column, allow_empty=False)
             if o.context_column in columns:  # optional: a question may come alone
                 check_text(split, o.context_column, allow_null=True)
@@ -284,7 +282,8 @@ class GenerativeQAAdapter(Adapter):
         o = self.options
         return {"max_new_tokens": o.max_new_tokens, "do_sample": False, **({"num_beams": o.num_beams} if o.num_beams > 1 else {})}
 
-    def generate(self, model, inputs):
+    def predict_step(self, model, inputs):
+        model = getattr(model, "module", model)  # generate() lives on the model itself, not on a DDP wrapper
         prompts = inputs["input_ids"]
         out = model.generate(input_ids=prompts, attention_mask=inputs["attention_mask"], **self.generation_kwargs(),
                              eos_token_id=self._stop_ids(model), pad_token_id=self.tokenizer.pad_token_id)
@@ -325,6 +324,7 @@ class GenerativeQAAdapter(Adapter):
         wrong = [qid for qid, text in answers.items() if not isinstance(text, str)]
         if wrong:
             raise InputError(f"{predictions}: the answer of question id {wrong[0]} is not a string.")
+        references = self.needs_references(references)
         dataset, lines = read_file(self.config.data, str(references), "validation")
         split = RawSplit("validation", dataset, "file", str(references), lines)
         self.setup_labels({"validation": split})

@@ -3,7 +3,7 @@
 Each example is tokenised as N pairs (context, start of ending + ending_i), so its features are
 [choices, length]; the collator pads a batch to [batch, choices, length] (longest pair in the
 batch); the model flattens to [batch * choices, length], scores every pair, and reshapes the scores
-to [batch, choices] for a cross-entropy over the choices (finetune.heads).
+to [batch, choices] for a cross-entropy over the choices (tasks.multiple_choice_heads).
 
 Tokenizers that mark a pair boundary (BERT's [SEP]) get the two texts as a pair. Decoder tokenizers
 (GPT-2, Llama) have none: the texts are joined with a space and read as one text, cut from the left
@@ -28,13 +28,13 @@ import torch
 import torch.nn.functional as F
 from datasets import Dataset
 
-from finetune import prediction_tsv
-from finetune.data import RawSplit, is_test_split, read_file
+from finetune.data.splits import RawSplit, is_test_split, read_file
 from finetune.errors import InputError
-from finetune.heads import LikelihoodChoiceScorer, MultipleChoiceModel
-from finetune.metrics import glue as glue_metrics
-from tasks.base import Adapter
-
+from finetune.metrics import classification as classification_metrics
+from tasks import prediction_tsv
+from tasks.base import Adapter, require_columns
+from tasks.multiple_choice_heads import LikelihoodChoiceScorer, MultipleChoiceModel
+from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
 
 CARD_USAGE = """import torch
 from transformers import AutoTokenizer, {cls}
@@ -62,9 +62,9 @@ def marks_pairs(tokenizer) -> bool:
 
 @dataclass
 class MultipleChoiceOptions:
-    context_column: str = "sent1"
+    context_column: str = "sent1"  # the context every ending continues (SWAG's sent1, CODAH's prompt)
     start_column: str | None = "sent2"  # the start every ending continues (SWAG's sent2); null: none
-    ending_columns: list[str] = field(default_factory=lambda: [f"ending{i}" for i in range(4)])
+    ending_columns: list[str] = field(default_factory=lambda: [f"ending{i}" for i in range(4)])  # one column an ending
     choices_column: str | None = None  # a column holding the list of endings (JSONL), instead of ending_columns
     num_choices: int = 4  # every example has exactly this many endings
     label_column: str = "label"  # the index of the right ending, 0 .. num_choices - 1
@@ -98,13 +98,12 @@ class ChoiceCollator:
         return out
 
 
-class MultipleChoiceAdapter(Adapter):
+class MultipleChoiceAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
     Options = MultipleChoiceOptions
     model_class = MultipleChoiceModel
     hub_tag = "multiple-choice"  # transformers has no multiple-choice pipeline: the card shows the model call
     collator_class = ChoiceCollator
     primary_metric = "accuracy"
-    predict_flags = '--context "..." --choice "..." --choice "..."'
 
     def __init__(self, config):
         super().__init__(config)
@@ -118,10 +117,11 @@ class MultipleChoiceAdapter(Adapter):
             self.model_class = LikelihoodChoiceScorer
 
     # -- labels and checks ----------------------------------------------------------------------
-    def prepare_tokenizer(self, tokenizer) -> None:
+    def prepare_tokenizer(self, tokenizer):
         tokenizer.padding_side = "right"  # the zero-shot mask and the decoder's last-token score assume it
         if not marks_pairs(tokenizer):
             tokenizer.truncation_side = "left"  # keep the ending: a decoder scores the last token
+        return tokenizer
 
     def _columns(self) -> list[str]:
         o = self.options
@@ -142,16 +142,13 @@ class MultipleChoiceAdapter(Adapter):
             return -2  # reported as not a choice index
         return None if index == -1 else index
 
-    def setup_labels(self, splits: dict[str, RawSplit]) -> None:
+    def setup_labels(self, splits: dict[str, RawSplit], trained_config=None) -> None:
         o = self.options
         for name, split in splits.items():
-            columns = split.dataset.column_names
-            for column in self._columns():
-                if column not in columns:
-                    raise InputError(f"{split.location}: no column '{column}' (columns: {', '.join(columns)}). "
-                                     f"Set context_column / start_column / ending_columns / choices_column to the "
-                                     f"columns that hold the context, the start of the ending and the endings.")
-            labelled = o.label_column in columns and not is_test_split(self.config.data, name)
+            require_columns(split, dict.fromkeys(self._columns(), ""),
+                            "Set context_column / start_column / ending_columns / choices_column to the "
+                            "columns that hold the context, the start of the ending and the endings.")
+            labelled = o.label_column in split.dataset.column_names and not is_test_split(self.config.data, name)
             for row, example in enumerate(split.dataset):
                 self._check_row(split, row, example, labelled)
 
@@ -249,7 +246,7 @@ class MultipleChoiceAdapter(Adapter):
 
     def score(self, predictions, examples):
         predicted = np.asarray([p["choice"] for p in predictions])
-        return glue_metrics.compute(["accuracy"], predicted, np.asarray(self._gold(examples)))
+        return classification_metrics.compute(["accuracy"], predicted, np.asarray(self._gold(examples)))
 
     def write_predictions(self, folder: Path, name: str, examples, predictions):
         """TSV: index, the chosen ending's index, the gold index (when known), each choice's score."""
@@ -264,6 +261,7 @@ class MultipleChoiceAdapter(Adapter):
     def score_files(self, predictions, references, null_odds=None):
         if null_odds is not None:
             raise InputError("--null-odds is for SQuAD v2; multiple choice has no no-answer odds.")
+        references = self.needs_references(references)
         dataset, lines = read_file(self.config.data, str(references.resolve()), "validation")
         self.setup_labels({"validation": RawSplit("validation", dataset, "file", str(references), lines)})
         if not self.has_gold(dataset, "validation"):

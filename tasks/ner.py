@@ -26,13 +26,18 @@ from typing import Literal
 import numpy as np
 import torch.nn.functional as F
 from datasets import ClassLabel, Dataset
-from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification
+from transformers import (
+    AutoModelForTokenClassification,
+    DataCollatorForTokenClassification,
+)
 
-from finetune import conll
-from finetune.data import RawSplit, file_format, is_test_split
+from finetune.data import conll
+from finetune.data.splits import RawSplit, file_format, is_test_split
 from finetune.errors import InputError
 from finetune.metrics import ner as ner_metrics
-from tasks.base import Adapter
+from finetune.models import backbones
+from tasks.base import Adapter, require_columns
+from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
 
 IGNORED = -100  # label of tokens the loss skips (transformers' convention)
 SPECIAL, CONTINUATION = -2, -1  # word_index of special tokens and of a word's later subwords
@@ -43,8 +48,8 @@ WORD_PATTERNS = {"words": r"\w+|[^\w\s]", "chars": r"\S", "whitespace": r"\S+"}
 
 @dataclass
 class NerOptions:
-    tokens_column: str = "tokens"
-    tags_column: str = "tags"
+    tokens_column: str = "tokens"  # a sentence's words (CoNLL files are read into tokens and tags)
+    tags_column: str = "tags"  # a tag per word
     labels: list[str] | None = None  # BIO tags in id order; default: O, then B-/I- of each type of the train split
     tag_scheme: Literal["auto", "bio", "iob1", "bioes"] = "auto"  # of the files (bioes includes BMES); read as BIO
     label_all_tokens: bool = False  # label every subword, not only a word's first
@@ -91,18 +96,16 @@ def entity_spans(tags: list[str], spans: list[tuple[int, int]], text: str) -> li
             for kind, first, last in ner_metrics.get_entities(tags)]
 
 
-class NerAdapter(Adapter):
+class NerAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
     Options = NerOptions
     model_class = AutoModelForTokenClassification
     pipeline_task = "token-classification"
     # The first-subword rule is the pipeline's "first" aggregation: the same entities on any text.
     pipeline_kwargs = {"aggregation_strategy": "first"}
     collator_class = DataCollatorForTokenClassification  # pads labels with -100 as well
-    pretokenized_input = True
     decode_columns = ("word_index",)
     primary_metric = "f1"
     headline_metrics = ("precision", "recall", "f1", "accuracy", "loss")  # per type: metrics.json, the model card
-    gold_in_predictions = True
 
     def __init__(self, config):
         super().__init__(config)
@@ -111,8 +114,10 @@ class NerAdapter(Adapter):
             raise InputError(f"config key 'labels': {self.labels} has no 'O' tag; BIO labels need it.")
 
     # -- labels -----------------------------------------------------------------------------
-    def prepare_tokenizer(self, tokenizer) -> None:
+    def prepare_tokenizer(self, tokenizer):
+        tokenizer = backbones.for_words(tokenizer, self.config.trust_remote_code)
         tokenizer.padding_side = "right"
+        return tokenizer
 
     def _token_where(self, split: RawSplit, row: int, k: int) -> str:
         """The file line of token k of sentence `row` (column files hold a token a line)."""
@@ -136,19 +141,18 @@ class NerAdapter(Adapter):
             strings.append(value)
         return strings
 
-    def setup_labels(self, splits: dict[str, RawSplit]) -> None:
+    def setup_labels(self, splits: dict[str, RawSplit], trained_config=None) -> None:
         o = self.options
+        if trained_config is not None:
+            self.labels = [trained_config.id2label[i] for i in range(trained_config.num_labels)]
         tagged: dict[str, list[list[str]]] = {}
         for name, split in splits.items():
-            columns = split.dataset.column_names
-            if o.tokens_column not in columns:
-                raise InputError(f"{split.location}: no column '{o.tokens_column}' (columns: {', '.join(columns)}). "
-                                 f"Set tokens_column=<column> to the column of word lists.")
+            require_columns(split, {o.tokens_column: "tokens_column"})
             tokens = self._column_strings(split, o.tokens_column)
-            if o.tags_column not in columns:
+            if o.tags_column not in split.dataset.column_names:
                 if not is_test_split(self.config.data, name):
-                    raise InputError(f"{split.location}: no column '{o.tags_column}' (columns: {', '.join(columns)}). "
-                                     f"Set tags_column=<column>, or give a file with a tag column.")
+                    require_columns(split, {o.tags_column: "tags_column"},
+                                    "Set tags_column=<column>, or give a file with a tag column.")
                 continue
             tags = self._column_strings(split, o.tags_column)
             for row, (words, row_tags) in enumerate(zip(tokens, tags)):
@@ -186,9 +190,6 @@ class NerAdapter(Adapter):
                 split.reject(row, f"{self._token_where(split, row, k)}: {problem} (tag_scheme={scheme}). Fix the tag"
                                   + (", or set tag_scheme=bio|iob1|bioes." if self.options.tag_scheme == "auto" else "."))
         return as_bio(tags, scheme, split.name)
-
-    def restore_labels(self, model_config) -> None:
-        self.labels = [model_config.id2label[i] for i in range(model_config.num_labels)]
 
     def model_kwargs(self) -> dict:
         return {"num_labels": len(self.labels), "id2label": dict(enumerate(self.labels)),

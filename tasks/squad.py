@@ -27,11 +27,12 @@ import torch.nn.functional as F
 from datasets import Dataset
 from transformers import AutoModelForQuestionAnswering
 
-from finetune import data as data_io
-from finetune.data import RawSplit, is_test_split
+from finetune.data import splits as data_io
+from finetune.data.splits import RawSplit, is_test_split
 from finetune.errors import InputError
 from finetune.metrics import squad as squad_metrics
-from tasks.base import Adapter, check_text
+from tasks.base import Adapter, check_text, require_columns
+from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
 
 NO_ANSWER = 0  # the window position that stands for "no answer here"
 NO_SPAN_ODDS = 1e9  # null odds of a question with no valid span in any window (finite: JSON has no inf)
@@ -42,12 +43,12 @@ class SquadOptions:
     version_2: bool = False  # questions may have no answer (SQuAD v2.0)
     doc_stride: int = 128  # tokens of overlap between consecutive windows of one context
     max_answer_length: int = 30  # in tokens
-    n_best: int = 20
+    n_best: int = 20  # start and end candidates a window; answers kept in nbest_predictions.json
     null_threshold: float = 0.0  # v2: answer "" when null score - best span score exceeds it
-    question_column: str = "question"
-    context_column: str = "context"
+    question_column: str = "question"  # columns of JSONL or hub data (SQuAD JSON is read into these)
+    context_column: str = "context"  # the passage that holds the answer
     answers_column: str = "answers"  # {"text": [...], "answer_start": [...]}
-    id_column: str = "id"
+    id_column: str = "id"  # question ids, the keys of predictions.json (missing: row numbers)
 
 
 def locate_answer(context: str, text: str, start: int) -> tuple[int, str] | None:
@@ -71,16 +72,14 @@ def locate_answer(context: str, text: str, start: int) -> tuple[int, str] | None
     return nearest, "whitespace" if between and between.isspace() else "moved"
 
 
-class SquadAdapter(Adapter):
+class SquadAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
     Options = SquadOptions
     model_class = AutoModelForQuestionAnswering
     pipeline_task = None  # transformers 5 removed the question-answering pipeline
     hub_tag = "question-answering"
     output_keys = ("start_logits", "end_logits")
-    feature_keys = ("example_index", "start_positions", "end_positions")
     label_keys = ("start_positions", "end_positions")
     decode_columns = ("offset_mapping",)
-    predict_flags = '--question "..." --context "..."'
 
     def __init__(self, config):
         super().__init__(config)
@@ -91,17 +90,18 @@ class SquadAdapter(Adapter):
         self.primary_metric = "best_f1" if o.version_2 else "f1"
 
     # -- checks -----------------------------------------------------------------------------
-    def prepare_tokenizer(self, tokenizer) -> None:
+    def prepare_tokenizer(self, tokenizer):
         tokenizer.padding_side = "right"  # position 0 stays the window's first token: the no-answer slot
+        return tokenizer
 
-    def setup_labels(self, splits: dict[str, RawSplit]) -> None:
+    def setup_labels(self, splits: dict[str, RawSplit], trained_config=None) -> None:
         o = self.options
         for name, split in splits.items():
             columns = split.dataset.column_names
-            needed = [o.question_column, o.context_column] + ([] if is_test_split(self.config.data, name) else [o.answers_column])
-            for column in needed:
-                if column not in columns:
-                    raise InputError(f"{split.location}: no column '{column}' (columns: {', '.join(columns)}).")
+            needed = {o.question_column: "question_column", o.context_column: "context_column"}
+            if not is_test_split(self.config.data, name):
+                needed[o.answers_column] = "answers_column"
+            require_columns(split, needed)
             for column in (o.question_column, o.context_column):
                 check_text(split, column)
             if o.id_column not in columns:
@@ -273,7 +273,7 @@ class SquadAdapter(Adapter):
 
     def score_files(self, predictions, references, null_odds=None):
         """What evaluate-v1.1.py / evaluate-v2.0.py print for the same files (v2: --na-prob-file)."""
-        dataset = squad_metrics.load_squad_json(references)
+        dataset = squad_metrics.load_squad_json(self.needs_references(references))
         answers = data_io.read_json_mapping(predictions, "predictions: {question id: answer text}")
         if self.options.version_2:
             odds = data_io.read_json_mapping(null_odds, "null odds: {question id: number}") if null_odds else None

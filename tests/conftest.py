@@ -195,7 +195,7 @@ def smollm2_cache(tmp_path_factory):
     import io
     import shutil
 
-    from finetune import models
+    from finetune.models import backbones as models
 
     need_packaged_smollm2()
     root = tmp_path_factory.mktemp("cache")

@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
-from finetune.build import prepare
-from finetune.config import load_config
+
+from finetune.engine.build import prepare
 from finetune.errors import InputError
+from tasks.registry import load_config
 
 SST2 = (ROOT / "samples/glue/SST-2/train.tsv").read_text(encoding="utf-8").split("\n")[:11]  # header + 10 rows
 

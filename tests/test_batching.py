@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from finetune.batching import EpochSampler
+from finetune.engine.batching import EpochSampler
 
 
 def _pad_fraction(order: list[int], lengths: list[int], batch: int) -> float:

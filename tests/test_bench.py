@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from finetune import bench, bench_report
+from finetune.apps.bench import bench
+from finetune.apps.bench import report as bench_report
 from finetune.errors import InputError
 from tests.conftest import run_cli
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, run_cli, sentiment_rows, tiny_args, write_tsv
 
 

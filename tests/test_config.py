@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from finetune.config import CONFIG_DIR, ROOT, RunConfig, load_config
+from finetune.config import typed
+from finetune.config.schema import CONFIG_DIR, ROOT, RunConfig
 from finetune.errors import InputError
-from finetune import typed
 from tasks import registry
-from tasks.classification import ClassificationOptions
+from tasks.registry import load_config
 
 CONFIG_FILES = sorted(CONFIG_DIR.glob("*.yaml"))
 SST2 = CONFIG_DIR / "sst2.yaml"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from finetune.config import DataConfig
-from finetune.conll import read_conll
-from finetune.data import load_split, read_file
+from finetune.config.schema import DataConfig
+from finetune.data.conll import read_conll
+from finetune.data.splits import load_split, read_file
 from finetune.errors import InputError
 
 

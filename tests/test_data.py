@@ -8,12 +8,12 @@ import datasets
 import pytest
 from datasets import ClassLabel, Dataset, Features, Value
 
-import finetune.data
-from finetune.config import load_config
-from finetune.data import SAMPLE_DIR, describe, load_split
+import finetune.data.splits
+from finetune.data.splits import SAMPLE_DIR, describe, load_split
 from finetune.errors import InputError
 from tasks import classification as _classification  # noqa: F401  (import transformers once, at collection)
 from tasks import registry
+from tasks.registry import load_config
 
 _REAL_LOAD_DATASET = datasets.load_dataset
 LOCAL_BUILDERS = ("csv", "json")
@@ -29,7 +29,7 @@ def _offline(monkeypatch, tmp_path):
             pytest.fail(f"load_dataset({path!r}, ...) would reach the hub")
         return _REAL_LOAD_DATASET(path, *args, **kwargs)
 
-    monkeypatch.setattr(finetune.data, "load_dataset", guarded)
+    monkeypatch.setattr(finetune.data.splits, "load_dataset", guarded)
     monkeypatch.delenv("FINETUNE_DATA", raising=False)
     monkeypatch.chdir(tmp_path)
 
@@ -539,7 +539,7 @@ def test_labels_null_without_train_split_refused(tmp_path):
 
 def _fake_hub(monkeypatch, hub_id, dataset):
     calls = []
-    guarded = finetune.data.load_dataset
+    guarded = finetune.data.splits.load_dataset
 
     def fake(path, *args, **kwargs):
         if path == hub_id:
@@ -547,7 +547,7 @@ def _fake_hub(monkeypatch, hub_id, dataset):
             return dataset
         return guarded(path, *args, **kwargs)
 
-    monkeypatch.setattr(finetune.data, "load_dataset", fake)
+    monkeypatch.setattr(finetune.data.splits, "load_dataset", fake)
     return calls
 
 
@@ -615,7 +615,7 @@ def test_hub_failure_is_input_error(monkeypatch):
     def broken(path, *args, **kwargs):
         raise ConnectionError("offline")
 
-    monkeypatch.setattr(finetune.data, "load_dataset", broken)
+    monkeypatch.setattr(finetune.data.splits, "load_dataset", broken)
     config = load_config("sst2", ["data.source=hub"])
     with pytest.raises(InputError) as info:
         load_split(config.data, "train")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import run_cli, tiny_args
 from transformers import AutoModelForSequenceClassification
 
-from conftest import run_cli, tiny_args
-from finetune import batching, models
+from finetune.engine import batching
+from finetune.models import backbones as models
 
 SENTENCES = ["good", "the movie was good and great", "bad plot", "it is a very dull and boring story"]
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import run_cli
 
 pytestmark = pytest.mark.e2e

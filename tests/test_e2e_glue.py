@@ -9,14 +9,14 @@ settings; the bounds leave room for a different CPU's float rounding, and sit fa
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
-
 from conftest import run_cli
-from finetune import data as data_io
-from finetune.config import CONFIG_DIR, load_config
+
+from finetune.config.schema import CONFIG_DIR
+from finetune.data import splits as data_io
 from tasks import registry
+from tasks.registry import load_config
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,6 @@ import json
 
 import pytest
 import torch
-
 from conftest import run_cli
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import run_cli, shown_entities
 
 pytestmark = pytest.mark.e2e
@@ -37,7 +36,7 @@ def test_conll2003_subset_reaches_entity_f1(conll_run):
 def test_conll2003_export_matches_the_pipeline_on_real_sentences(conll_run, real_data, tmp_path):
     from transformers import pipeline
 
-    from finetune.conll import read_conll
+    from finetune.data.conll import read_conll
 
     exported = tmp_path / "export"
     assert run_cli("export", str(conll_run), "--out", str(exported)).returncode == 0

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from conftest import ROOT, run_cli, tiny_args
+from safetensors.torch import load_file
 
 # The run the faulted ones are compared with: 48 steps (4 epochs of 12), checkpoints every 3
 # steps (3 kept), an evaluation every 5, dropout on so that the RNG state matters too.
@@ -81,7 +80,7 @@ def test_kill_while_writing_a_checkpoint_resumes_from_the_last_whole_one(point, 
 def test_a_kill_between_the_renames_of_best_puts_the_old_one_back(tmp_path, monkeypatch):
     """Replacing best/ moves the old one aside, then renames the new one in; a death between the
     two leaves no best/, and the next start restores the old one (never half of each)."""
-    from finetune import checkpoint
+    from finetune.run import checkpoint, fault_injection
 
     checkpoints = tmp_path / "checkpoints"
     best = checkpoints / "best"
@@ -98,7 +97,7 @@ def test_a_kill_between_the_renames_of_best_puts_the_old_one_back(tmp_path, monk
         if (name, point) == ("best", "rename"):
             raise Killed
 
-    monkeypatch.setattr(checkpoint, "test_kill_point", die)
+    monkeypatch.setattr(fault_injection, "during_save", die)
     with pytest.raises(Killed):
         checkpoint.publish(tmp, best)
     assert not best.exists() and (checkpoints / ".old-best" / "model.safetensors").read_text() == "old"
@@ -110,7 +109,7 @@ def test_a_kill_between_the_renames_of_best_puts_the_old_one_back(tmp_path, monk
 def test_a_damaged_checkpoint_is_not_taken_for_whole(tmp_path, capsys):
     """Every file's size is written beside the position; a file that differs (truncated, lost) makes
     the folder not a checkpoint, and resuming falls back to the one before."""
-    from finetune import checkpoint
+    from finetune.run import checkpoint
 
     checkpoints = tmp_path / "checkpoints"
     for step in (3, 6):
@@ -203,7 +202,7 @@ def test_ctrl_c_from_outside_saves_a_whole_checkpoint(tiny_bert, sentiment_data,
     assert "Traceback" not in stderr
     step = int(stderr.split("SIGINT at step ")[1].split(":")[0])
     assert 3 <= step < 2400
-    from finetune import checkpoint
+    from finetune.run import checkpoint
 
     assert checkpoint.latest(tmp_path / "tiny" / "checkpoints") == tmp_path / "tiny" / "checkpoints" / f"step-{step}"
 
@@ -325,7 +324,7 @@ def test_auto_batch_size_says_when_not_even_one_example_fits(tiny_bert, sentimen
 def test_a_log_line_torn_by_a_kill_is_dropped_on_resume(tmp_path):
     """A kill while appending to log.jsonl leaves half a line; resume keeps the whole lines up to
     its checkpoint and reads on."""
-    from finetune.tracking import RunLog
+    from finetune.run.tracking import RunLog
 
     log = RunLog(tmp_path / "log.jsonl", True)
     for step in (2, 4, 6):
@@ -339,7 +338,7 @@ def test_a_log_line_torn_by_a_kill_is_dropped_on_resume(tmp_path):
 
 def test_a_failed_log_write_stops_the_run_with_the_file_named(tiny_bert, sentiment_data, tmp_path, monkeypatch, capsys):
     from finetune import cli
-    from finetune.tracking import RunLog
+    from finetune.run.tracking import RunLog
 
     real_write = RunLog.write
 
@@ -360,8 +359,8 @@ def test_a_failed_log_write_stops_the_run_with_the_file_named(tiny_bert, sentime
 def test_only_errors_on_files_in_the_run_folder_count_as_failed_writes(tmp_path):
     """The whole training loop runs under the failed-write guard; an OSError on another file (the
     data, say) is not a write of the run's and keeps its own type and message."""
-    from finetune import faults
     from finetune.errors import RunStopped
+    from finetune.run import faults
 
     run = tmp_path / "run"
     with pytest.raises(FileNotFoundError):

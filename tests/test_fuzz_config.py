@@ -15,8 +15,9 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from finetune.config import CONFIG_DIR, RunConfig, load_config
+from finetune.config.schema import CONFIG_DIR, RunConfig
 from finetune.errors import InputError
+from tasks.registry import load_config
 
 CONFIGS = sorted(CONFIG_DIR.glob("*.yaml"))
 # 150 damaged configs a run, drawn over all the task configs: about 3 s.

@@ -27,13 +27,13 @@ from pathlib import Path
 
 import datasets
 import pytest
+from conftest import ROOT
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT
-from finetune.build import prepare
-from finetune.config import load_config
+from finetune.engine.build import prepare
 from finetune.errors import InputError
+from tasks.registry import load_config
 
 # Generated examples per reader (hypothesis max_examples). 13 readers x 100 = 1,300 damaged files,
 # about 60 s on 2 CPU cores.

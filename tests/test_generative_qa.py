@@ -10,13 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-
-from finetune import lora
-from finetune.build import build
-from finetune.config import load_config
-from finetune.errors import InputError
-
 from conftest import run_cli
+
+from finetune.engine.build import build
+from finetune.errors import InputError
+from finetune.models import lora
+from tasks.registry import load_config
 
 PAIRS = [("France", "Paris"), ("Italy", "Rome"), ("Spain", "Madrid"), ("Peru", "Lima"), ("Chile", "Santiago"),
          ("Japan", "Tokyo")]
@@ -30,8 +29,13 @@ CHAT_TEMPLATE = ("{% for m in messages %}<s>{{ m['role'] }} : {{ m['content'] }}
 
 def _causal(folder: Path, kind: str, chat: bool = False) -> Path:
     from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import (GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM,
-                              PreTrainedTokenizerFast)
+    from transformers import (
+        GPT2Config,
+        GPT2LMHeadModel,
+        LlamaConfig,
+        LlamaForCausalLM,
+        PreTrainedTokenizerFast,
+    )
 
     vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
     for word in WORDS + ["user", "assistant"]:
@@ -99,7 +103,7 @@ def test_only_the_answer_and_end_of_sequence_carry_labels(kind, models_dir, qa_d
 def test_left_padded_batch_loss_on_kept_logits_equals_the_full_loss(kind, models_dir, qa_data):
     built = build(_config(models_dir[kind], qa_data), ["train"])
     features = built.features["train"].remove_columns(["length"])
-    from finetune import batching
+    from finetune.engine import batching
 
     collate = batching.collator(built.tokenizer, False, built.adapter.collator_class)
     batch = collate([features[i] for i in range(4)])
@@ -127,7 +131,7 @@ def test_left_padded_batch_loss_on_kept_logits_equals_the_full_loss(kind, models
 def test_left_padded_batched_generation_equals_one_at_a_time(kind, beams, models_dir, qa_data):
     config = _config(models_dir[kind], qa_data, "max_new_tokens=6", f"num_beams={beams}")
     built = build(config, ["validation"])
-    from finetune import batching
+    from finetune.engine import batching
 
     features = built.features["validation"].remove_columns(["length"])
     collate = batching.collator(built.tokenizer, False, built.adapter.collator_class)
@@ -135,9 +139,9 @@ def test_left_padded_batched_generation_equals_one_at_a_time(kind, beams, models
     assert len({len(features[i]["input_ids"]) for i in rows}) > 1
     model = built.model.eval()
     with torch.no_grad():
-        batched = built.adapter.generate(model, collate([features[i] for i in rows]))["generated"]
+        batched = built.adapter.predict_step(model, collate([features[i] for i in rows]))["generated"]
         for position, i in enumerate(rows):
-            alone = built.adapter.generate(model, collate([features[i]]))["generated"][0]
+            alone = built.adapter.predict_step(model, collate([features[i]]))["generated"][0]
             assert built.adapter._text(batched[position].tolist()) == built.adapter._text(alone.tolist())
             assert batched[position, :len(alone)].tolist() == alone.tolist()
 
@@ -315,7 +319,7 @@ def test_lora_merge_equals_peft_merge_and_unload(kind, models_dir, tmp_path):
     from transformers import AutoModelForCausalLM
 
     config = load_config("squad_generative", [f"model={models_dir[kind]}", "lora.enabled=true", "lora.r=4"])
-    model = lora.apply(AutoModelForCausalLM.from_pretrained(models_dir[kind]), config.lora, "CAUSAL_LM", "t")
+    model = lora.apply(AutoModelForCausalLM.from_pretrained(models_dir[kind]), config.lora, AutoModelForCausalLM, "t")
     with torch.no_grad():  # trained adapters: B is zero at initialisation, which would hide a wrong merge
         for name, parameter in model.named_parameters():
             if "lora_B" in name:
@@ -332,9 +336,9 @@ def test_lora_merge_equals_peft_merge_and_unload(kind, models_dir, tmp_path):
 
 
 def test_lora_on_a_task_without_peft_support_is_an_input_error(tiny_bert, sentiment_data, tmp_path, capsys):
-    from finetune.cli import main
-
     from conftest import tiny_args
+
+    from finetune.cli import main
 
     assert main(["train", "sst2", *tiny_args(sentiment_data, tiny_bert, tmp_path), "lora.enabled=true"]) == 2
     assert "LoRA is not supported for the sst2 task" in capsys.readouterr().err

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import run_cli, sentiment_rows, write_tsv
-from finetune import glue, glue_submission
-from finetune.config import load_config
+
+from finetune.apps.glue import batch as glue
+from finetune.apps.glue import submission as glue_submission
+from finetune.apps.glue.scores import TASK_SCORE_METRICS, glue_score, task_score
 from finetune.errors import InputError
-from finetune.metrics.glue import TASK_SCORE_METRICS, glue_score, task_score
+from tasks.registry import load_config
 
 # -- arithmetic ----------------------------------------------------------------------------------------------
 HAND_MADE = {  # fractions, as runs report them

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import run_cli, sentiment_rows, tiny_args, write_tsv
 
 

@@ -6,9 +6,8 @@ import json
 
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from conftest import run_cli, tiny_args
+from safetensors.torch import load_file
 
 
 def _weights(run) -> dict[str, torch.Tensor]:
@@ -50,19 +49,19 @@ def test_run_folder_layout(tiny_bert, sentiment_data, tmp_path):
 
 def _first_step_gradients(config_args: list[str]) -> dict[str, torch.Tensor]:
     """The gradients the loop accumulates for its first optimizer step (the step itself skipped)."""
-    from finetune.config import load_config
-    from finetune.faults import SignalStop
-    from finetune.loop import Trainer
-    from finetune.progress import Meter, Position
+    from finetune.engine.loop import Trainer
+    from finetune.engine.progress import Meter, Position
+    from finetune.run.faults import SignalStop
+    from tasks.registry import load_config
 
     trainer = Trainer(load_config("sst2", config_args))
-    trainer._prepare()
+    trainer.setup()
     trainer.optimizer.step = lambda *a, **k: None
     trainer.optimizer.zero_grad = lambda *a, **k: None
     trainer.sampler.set_epoch(0)
     batches = iter(trainer.train_loader)
     window = [(next(batches), False) for _ in range(trainer.config.train.grad_accum)]
-    trainer._step(window, Meter(trainer.accelerator.device), Position(), SignalStop())
+    trainer.train_step(window, Meter(trainer.accelerator.device), Position(), SignalStop())
     return {n: p.grad.clone() for n, p in trainer.model.named_parameters() if p.grad is not None}
 
 

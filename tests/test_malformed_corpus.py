@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT
+
 from finetune import cli
 
 CORPUS = Path(__file__).parent / "malformed"

@@ -1,4 +1,4 @@
-"""finetune.metrics.glue checked against hand-worked values, scikit-learn and scipy."""
+"""finetune.metrics.classification checked against hand-worked values, scikit-learn and scipy."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 from sklearn import metrics as skm
 
-from finetune.metrics import glue
+from finetune.metrics import classification
 
 SEEDS = list(range(8))
 
@@ -19,35 +19,35 @@ SEEDS = list(range(8))
 def test_hand_example_accuracy_f1_matthews():
     preds, labels = np.array([1, 1, 0, 0]), np.array([1, 0, 0, 0])
     # TP=1 FP=1 TN=2 FN=0
-    assert glue.accuracy(preds, labels) == 0.75
-    assert glue.f1_binary(preds, labels) == pytest.approx(2 / 3, abs=1e-15)
+    assert classification.accuracy(preds, labels) == 0.75
+    assert classification.f1_binary(preds, labels) == pytest.approx(2 / 3, abs=1e-15)
     # (TP*TN - FP*FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN)) = 2 / sqrt(2*1*3*2) = 1/sqrt(3)
-    assert glue.matthews_corrcoef(preds, labels) == pytest.approx(1 / math.sqrt(3), abs=1e-15)
+    assert classification.matthews_corrcoef(preds, labels) == pytest.approx(1 / math.sqrt(3), abs=1e-15)
 
 
 def test_accuracy_accepts_lists_and_empty_is_zero():
-    assert glue.accuracy([0, 1, 2, 2], [0, 1, 1, 2]) == 0.75
-    assert glue.accuracy(np.array([]), np.array([])) == 0.0
+    assert classification.accuracy([0, 1, 2, 2], [0, 1, 1, 2]) == 0.75
+    assert classification.accuracy(np.array([]), np.array([])) == 0.0
 
 
 def test_f1_positive_class_and_no_true_positive():
     # positive=0: TP=2 FP=0 FN=1 -> 4/5
-    assert glue.f1_binary([1, 1, 0, 0], [0, 1, 0, 0], positive=0) == pytest.approx(0.8, abs=1e-15)
+    assert classification.f1_binary([1, 1, 0, 0], [0, 1, 0, 0], positive=0) == pytest.approx(0.8, abs=1e-15)
     # no true positive -> 0.0 (sklearn gives 0.0 too)
-    assert glue.f1_binary([1, 1, 0], [0, 0, 1]) == 0.0
-    assert glue.f1_binary([0, 0, 0], [0, 0, 0]) == 0.0
-    assert glue.f1_binary([1, 1], [1, 1]) == 1.0
+    assert classification.f1_binary([1, 1, 0], [0, 0, 1]) == 0.0
+    assert classification.f1_binary([0, 0, 0], [0, 0, 0]) == 0.0
+    assert classification.f1_binary([1, 1], [1, 1]) == 1.0
 
 
 def test_matthews_perfect_inverse_and_degenerate():
-    assert glue.matthews_corrcoef([0, 1, 1, 0], [0, 1, 1, 0]) == pytest.approx(1.0, abs=1e-15)
-    assert glue.matthews_corrcoef([1, 0, 0, 1], [0, 1, 1, 0]) == pytest.approx(-1.0, abs=1e-15)
+    assert classification.matthews_corrcoef([0, 1, 1, 0], [0, 1, 1, 0]) == pytest.approx(1.0, abs=1e-15)
+    assert classification.matthews_corrcoef([1, 0, 0, 1], [0, 1, 1, 0]) == pytest.approx(-1.0, abs=1e-15)
     # all predictions one class: sklearn returns 0.0, and so must we (no nan, no error)
-    assert glue.matthews_corrcoef([1, 1, 1, 1], [0, 1, 0, 1]) == 0.0
-    assert glue.matthews_corrcoef([0, 0, 0, 0], [0, 1, 0, 1]) == 0.0
-    assert glue.matthews_corrcoef([2, 2, 2], [0, 1, 2]) == 0.0
+    assert classification.matthews_corrcoef([1, 1, 1, 1], [0, 1, 0, 1]) == 0.0
+    assert classification.matthews_corrcoef([0, 0, 0, 0], [0, 1, 0, 1]) == 0.0
+    assert classification.matthews_corrcoef([2, 2, 2], [0, 1, 2]) == 0.0
     # all labels one class
-    assert glue.matthews_corrcoef([0, 1, 0, 1], [1, 1, 1, 1]) == 0.0
+    assert classification.matthews_corrcoef([0, 1, 0, 1], [1, 1, 1, 1]) == 0.0
     assert skm.matthews_corrcoef([0, 1, 0, 1], [1, 1, 1, 1]) == 0.0
 
 
@@ -57,40 +57,40 @@ def test_matthews_multiclass_hand_example():
     # cov_ytyp = 4*5 - (2*1+2*3+1*1) = 11; cov_ypyp = 25-11 = 14; cov_ytyt = 25-9 = 16
     labels = [0, 0, 1, 1, 2]
     preds = [0, 1, 1, 1, 2]
-    assert glue.matthews_corrcoef(preds, labels) == pytest.approx(11 / math.sqrt(14 * 16), abs=1e-15)
-    assert glue.matthews_corrcoef(preds, labels) == pytest.approx(skm.matthews_corrcoef(labels, preds), abs=1e-12)
+    assert classification.matthews_corrcoef(preds, labels) == pytest.approx(11 / math.sqrt(14 * 16), abs=1e-15)
+    assert classification.matthews_corrcoef(preds, labels) == pytest.approx(skm.matthews_corrcoef(labels, preds), abs=1e-12)
 
 
 def test_matthews_prediction_class_absent_from_labels():
     labels = [0, 1, 0, 1, 0]
     preds = [0, 2, 0, 1, 1]
-    assert glue.matthews_corrcoef(preds, labels) == pytest.approx(skm.matthews_corrcoef(labels, preds), abs=1e-12)
+    assert classification.matthews_corrcoef(preds, labels) == pytest.approx(skm.matthews_corrcoef(labels, preds), abs=1e-12)
 
 
 def test_pearson_hand_example():
     # x-mean = [-1,0,1], y-mean = [-4/3,-1/3,5/3]: xy=3, xx=2, yy=14/3 -> 3/sqrt(28/3)
-    assert glue.pearson([1, 2, 3], [1, 2, 4]) == pytest.approx(3 / math.sqrt(28 / 3), abs=1e-14)
-    assert glue.pearson([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0, abs=1e-15)
+    assert classification.pearson([1, 2, 3], [1, 2, 4]) == pytest.approx(3 / math.sqrt(28 / 3), abs=1e-14)
+    assert classification.pearson([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0, abs=1e-15)
     # constant input: defined as 0.0 here (scipy gives nan)
-    assert glue.pearson([2, 2, 2], [1, 2, 3]) == 0.0
+    assert classification.pearson([2, 2, 2], [1, 2, 3]) == 0.0
 
 
 def test_spearman_hand_example_with_ties():
     # ranks of preds: [1, 2.5, 2.5, 4]; of labels: [1, 2, 3, 4] -> 4.5 / sqrt(4.5 * 5) = sqrt(0.9)
-    assert glue.spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(math.sqrt(0.9), abs=1e-14)
-    assert glue.spearman([10, 20, 30], [1, 5, 100]) == pytest.approx(1.0, abs=1e-15)
-    assert glue.spearman([3, 2, 1], [1, 5, 100]) == pytest.approx(-1.0, abs=1e-15)
+    assert classification.spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(math.sqrt(0.9), abs=1e-14)
+    assert classification.spearman([10, 20, 30], [1, 5, 100]) == pytest.approx(1.0, abs=1e-15)
+    assert classification.spearman([3, 2, 1], [1, 5, 100]) == pytest.approx(-1.0, abs=1e-15)
 
 
 def test_average_ranks_ties_like_rankdata():
     values = np.array([10, 20, 20, 30, 20, 5])
-    np.testing.assert_array_equal(glue._average_ranks(values), [2, 4, 4, 6, 4, 1])
-    np.testing.assert_array_equal(glue._average_ranks(values), stats.rankdata(values))
+    np.testing.assert_array_equal(classification._average_ranks(values), [2, 4, 4, 6, 4, 1])
+    np.testing.assert_array_equal(classification._average_ranks(values), stats.rankdata(values))
 
 
 def test_compute_combined_is_mean():
     preds, labels = np.array([1, 1, 0, 0]), np.array([1, 0, 0, 0])
-    scores = glue.compute(["f1", "accuracy"], preds, labels)
+    scores = classification.compute(["f1", "accuracy"], preds, labels)
     assert set(scores) == {"f1", "accuracy", "combined"}
     assert scores["accuracy"] == 0.75
     assert scores["f1"] == pytest.approx(2 / 3, abs=1e-15)
@@ -98,13 +98,13 @@ def test_compute_combined_is_mean():
 
 
 def test_compute_single_metric_has_no_combined():
-    scores = glue.compute(["accuracy"], np.array([1, 0]), np.array([1, 1]))
+    scores = classification.compute(["accuracy"], np.array([1, 0]), np.array([1, 1]))
     assert scores == {"accuracy": 0.5}
 
 
 def test_compute_pearson_spearman_combined():
     preds, labels = np.array([1.0, 2.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0, 4.0])
-    scores = glue.compute(["pearson", "spearman"], preds, labels)
+    scores = classification.compute(["pearson", "spearman"], preds, labels)
     assert scores["pearson"] == pytest.approx(stats.pearsonr(preds, labels)[0], abs=1e-12)
     assert scores["spearman"] == pytest.approx(math.sqrt(0.9), abs=1e-14)
     assert scores["combined"] == pytest.approx((scores["pearson"] + scores["spearman"]) / 2, abs=1e-15)
@@ -112,7 +112,7 @@ def test_compute_pearson_spearman_combined():
 
 def test_metrics_return_python_floats():
     preds, labels = np.array([1, 0, 1]), np.array([1, 1, 0])
-    for name, fn in glue.METRICS.items():
+    for name, fn in classification.METRICS.items():
         assert type(fn(preds, labels)) is float, name
 
 
@@ -124,9 +124,9 @@ def test_binary_metrics_match_sklearn(seed):
     n = int(rng.integers(5, 200))
     labels = rng.integers(0, 2, size=n)
     preds = np.where(rng.random(n) < 0.7, labels, 1 - labels)
-    assert glue.accuracy(preds, labels) == pytest.approx(skm.accuracy_score(labels, preds), abs=1e-12)
-    assert glue.f1_binary(preds, labels) == pytest.approx(skm.f1_score(labels, preds), abs=1e-12)
-    assert glue.matthews_corrcoef(preds, labels) == pytest.approx(skm.matthews_corrcoef(labels, preds), abs=1e-12)
+    assert classification.accuracy(preds, labels) == pytest.approx(skm.accuracy_score(labels, preds), abs=1e-12)
+    assert classification.f1_binary(preds, labels) == pytest.approx(skm.f1_score(labels, preds), abs=1e-12)
+    assert classification.matthews_corrcoef(preds, labels) == pytest.approx(skm.matthews_corrcoef(labels, preds), abs=1e-12)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -136,8 +136,8 @@ def test_multiclass_matthews_matches_sklearn(seed, classes):
     n = int(rng.integers(5, 300))
     labels = rng.integers(0, classes, size=n)
     preds = np.where(rng.random(n) < 0.5, labels, rng.integers(0, classes, size=n))
-    assert glue.matthews_corrcoef(preds, labels) == pytest.approx(skm.matthews_corrcoef(labels, preds), abs=1e-12)
-    assert glue.accuracy(preds, labels) == pytest.approx(skm.accuracy_score(labels, preds), abs=1e-12)
+    assert classification.matthews_corrcoef(preds, labels) == pytest.approx(skm.matthews_corrcoef(labels, preds), abs=1e-12)
+    assert classification.accuracy(preds, labels) == pytest.approx(skm.accuracy_score(labels, preds), abs=1e-12)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -145,7 +145,7 @@ def test_degenerate_predictions_match_sklearn(seed):
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 3, size=50)
     preds = np.full(50, int(rng.integers(0, 3)))
-    assert glue.matthews_corrcoef(preds, labels) == skm.matthews_corrcoef(labels, preds) == 0.0
+    assert classification.matthews_corrcoef(preds, labels) == skm.matthews_corrcoef(labels, preds) == 0.0
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -154,7 +154,7 @@ def test_pearson_matches_scipy(seed):
     n = int(rng.integers(3, 500))
     labels = rng.uniform(0, 5, size=n)
     preds = labels + rng.normal(0, 1.5, size=n)
-    assert glue.pearson(preds, labels) == pytest.approx(stats.pearsonr(preds, labels)[0], abs=1e-12)
+    assert classification.pearson(preds, labels) == pytest.approx(stats.pearsonr(preds, labels)[0], abs=1e-12)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -166,7 +166,7 @@ def test_spearman_with_ties_matches_scipy(seed):
     preds = labels + rng.integers(-2, 3, size=n)
     if np.all(preds == preds[0]) or np.all(labels == labels[0]):
         pytest.skip("constant array")
-    assert glue.spearman(preds, labels) == pytest.approx(stats.spearmanr(preds, labels)[0], abs=1e-12)
+    assert classification.spearman(preds, labels) == pytest.approx(stats.spearmanr(preds, labels)[0], abs=1e-12)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -174,4 +174,4 @@ def test_spearman_continuous_matches_scipy(seed):
     rng = np.random.default_rng(seed)
     preds = rng.normal(size=100)
     labels = preds ** 3 + rng.normal(0, 0.5, size=100)
-    assert glue.spearman(preds, labels) == pytest.approx(stats.spearmanr(preds, labels)[0], abs=1e-12)
+    assert classification.spearman(preds, labels) == pytest.approx(stats.spearmanr(preds, labels)[0], abs=1e-12)

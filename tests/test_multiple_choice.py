@@ -12,12 +12,17 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import NEGATIVE, NEUTRAL, POSITIVE, run_cli
-from finetune.build import build
-from finetune.config import load_config
-from finetune.heads import DecoderForMultipleChoice, LikelihoodChoiceScorer, MultipleChoiceModel, _flatten
+
+from finetune.engine.build import build
 from tasks.multiple_choice import ChoiceCollator
+from tasks.multiple_choice_heads import (
+    DecoderForMultipleChoice,
+    LikelihoodChoiceScorer,
+    MultipleChoiceModel,
+    _flatten,
+)
+from tasks.registry import load_config
 
 SWAG_HEADER = ["", "video-id", "fold-ind", "startphrase", "sent1", "sent2", "gold-source",
                "ending0", "ending1", "ending2", "ending3", "label"]
@@ -71,9 +76,8 @@ def swag_config(data, model, out=Path("/tmp/unused"), **extra):
 
 def _causal_llama(folder: Path) -> Path:
     """A tiny Llama WITH its LM head saved (conftest's decoders are base models)."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
     from conftest import _word_level_tokenizer
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     folder.mkdir(parents=True)
     tokenizer = _word_level_tokenizer({"bos_token": "<s>"})

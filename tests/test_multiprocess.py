@@ -11,7 +11,6 @@ import json
 import sys
 
 import pytest
-
 from conftest import run_cli, tiny_args
 
 # `accelerate launch --cpu` starts ONE process whatever --num_processes says; torchrun starts two,
@@ -61,7 +60,7 @@ def test_sigterm_to_one_process_stops_both_at_the_same_step(tiny_bert, sentiment
     assert stopped.returncode != 0
     assert stopped.stderr.count("SIGTERM at step 8: saved") == 2, stopped.stderr[-3000:]  # both processes
     checkpoints = tmp_path / "two" / "tiny" / "checkpoints"
-    from finetune import checkpoint
+    from finetune.run import checkpoint
 
     assert checkpoint.latest(checkpoints) == checkpoints / "step-8"
     assert sorted(p.name for p in (checkpoints / "step-8").glob("random_states_*")) == ["random_states_0.pkl",

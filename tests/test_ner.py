@@ -8,12 +8,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli, shown_entities
 from datasets import Dataset
 
-from conftest import run_cli, shown_entities
-from finetune.config import load_config
-from finetune.data import RawSplit
-from tasks.ner import CONTINUATION, IGNORED, SPECIAL, NerAdapter, entity_spans, owner_windows, window_starts
+from finetune.data.splits import RawSplit
+from tasks.ner import (
+    CONTINUATION,
+    IGNORED,
+    SPECIAL,
+    NerAdapter,
+    entity_spans,
+    owner_windows,
+    window_starts,
+)
+from tasks.registry import load_config
 
 PEOPLE = ["john", "mary", "smith", "jones"]
 PLACES = ["paris", "london", "berlin"]
@@ -187,7 +195,7 @@ def test_byte_level_tokenizers_get_a_prefix_space_for_words(tmp_path):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import GPT2TokenizerFast
 
-    from finetune.models import load_tokenizer
+    from finetune.models.backbones import for_words, load_tokenizer
 
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -197,7 +205,7 @@ def test_byte_level_tokenizers_get_a_prefix_space_for_words(tmp_path):
     GPT2TokenizerFast(tokenizer_object=backend, eos_token="<|endoftext|>").save_pretrained(tmp_path)
     words = ["john", "lives", "in", "york"]
     plain = load_tokenizer(str(tmp_path))
-    prefixed = load_tokenizer(str(tmp_path), pretokenized=True)
+    prefixed = for_words(plain)
     # A word inside a sentence is " york"; given alone it must be tokenised the same way.
     sentence = prefixed(" " + " ".join(words))["input_ids"]
     assert prefixed(words, is_split_into_words=True)["input_ids"] == sentence
@@ -345,8 +353,8 @@ def test_bad_ner_files_exit_2_naming_file_and_line(damage, expected, ner_bert, n
 def test_jsonl_rows_and_hub_class_ids_are_read_and_checked(tmp_path):
     from datasets import ClassLabel, Features, Sequence, Value
 
-    from finetune.config import DataConfig
-    from finetune.data import read_file
+    from finetune.config.schema import DataConfig
+    from finetune.data.splits import read_file
     from finetune.errors import InputError
 
     path = tmp_path / "train.jsonl"

@@ -13,11 +13,24 @@ import warnings
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from seqeval.metrics import accuracy_score, classification_report, f1_score, precision_score, recall_score
+from seqeval.metrics import (
+    accuracy_score,
+    classification_report,
+    f1_score,
+    precision_score,
+    recall_score,
+)
 from seqeval.metrics.sequence_labeling import get_entities as seqeval_entities
 
 from finetune.metrics import ner
-from finetune.metrics.ner import NerScores, conlleval_report, flat_metrics, get_entities, score, to_bio
+from finetune.metrics.ner import (
+    NerScores,
+    conlleval_report,
+    flat_metrics,
+    get_entities,
+    score,
+    to_bio,
+)
 
 RANDOM = settings(max_examples=200, deadline=None)
 # O weighted up so that entities have room to end; E-/S- (which seqeval reads), types with '-', and

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from transformers import AutoConfig
-
 from conftest import ROOT, run_cli
+from transformers import AutoConfig
 
 
 def test_own_csv_with_string_labels_trains_and_exports(tiny_bert, tmp_path):

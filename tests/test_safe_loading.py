@@ -7,7 +7,6 @@ import os
 import pickle
 
 import pytest
-
 from conftest import run_cli, tiny_args
 
 

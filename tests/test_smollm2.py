@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from finetune import models
-from finetune.errors import InputError
-
 from conftest import need_packaged_smollm2
+
+from finetune.errors import InputError
+from finetune.models import backbones as models
 
 FOLDER = "smollm2-135m-instruct-q4_1"
 
@@ -60,7 +59,7 @@ def test_toolkit_loaders_take_the_folder(smollm2_cache):
     from transformers import AutoModelForSequenceClassification
 
     _, path, _ = smollm2_cache
-    tokenizer = models.load_tokenizer(str(path), pretokenized=True)
+    tokenizer = models.for_words(models.load_tokenizer(str(path)))
     assert tokenizer(["New", "York"], is_split_into_words=True)["input_ids"] == tokenizer(" New York")["input_ids"]
     model = models.load_model(AutoModelForSequenceClassification, str(path), tokenizer, num_labels=2)
     assert model.config.pad_token_id == tokenizer.pad_token_id == 2

@@ -9,9 +9,9 @@ import pytest
 from datasets import Dataset
 from transformers import BertTokenizerFast
 
-from finetune.config import load_config
-from finetune.data import RawSplit
+from finetune.data.splits import RawSplit
 from tasks import registry
+from tasks.registry import load_config
 from tasks.squad import NO_ANSWER, locate_answer
 
 WORDS = [f"w{i}" for i in range(60)]

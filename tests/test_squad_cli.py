@@ -7,7 +7,6 @@ import json
 import sys
 
 import pytest
-
 from conftest import ROOT, run_cli
 
 sys.path.insert(0, str(ROOT / "tests" / "reference"))

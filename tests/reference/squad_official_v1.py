@@ -6,11 +6,12 @@
 # Changes from the original: this comment, and the argparse / file-reading __main__ block replaced
 # by main(dataset_json, predictions), which takes the parsed JSON and returns the printed line.
 from __future__ import print_function
-from collections import Counter
-import string
-import re
+
 import json
+import re
+import string
 import sys
+from collections import Counter
 
 
 def normalize_answer(s):

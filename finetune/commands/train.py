@@ -1,0 +1,17 @@
+"""`python -m finetune train CONFIG_OR_TASK [key=value ...]`."""
+
+from finetune.commands.common import add_overrides
+
+
+def add(sub) -> None:
+    p = sub.add_parser("train", help="fine-tune a model; prints the run folder at the end")
+    p.add_argument("config", metavar="CONFIG_OR_TASK", help="a YAML path, or a task name (sst2 = configs/sst2.yaml)")
+    add_overrides(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> None:
+    from finetune.engine.loop import train
+    from tasks.registry import load_config
+
+    train(load_config(args.config, args.overrides))

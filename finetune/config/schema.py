@@ -1,0 +1,137 @@
+"""The typed run config: every key a run understands, its type, default and meaning.
+
+Keys every task understands live in RunConfig / DataConfig / TrainConfig. Keys specific to a task
+(column names, label lists, ...) sit beside them at the top level of the YAML; the task's adapter
+declares them as its own dataclass (`Adapter.Options`) and they land in `RunConfig.options`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from finetune.config import typed
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG_DIR = ROOT / "configs"
+
+
+@dataclass
+class DataConfig:
+    # auto: per split, a file found as given or under data.dir / $FINETUNE_DATA, else the sample
+    # shipped in samples/, else the hub. files / sample / hub force one source.
+    source: Literal["auto", "files", "sample", "hub"] = "auto"
+    dir: str | None = None  # folder that relative file names are read from (default $FINETUNE_DATA)
+    train: str | None = None  # a file path, or a split name of data.hub
+    validation: str | None = None  # the dev set: a file path, or a split name of data.hub
+    test: str | None = None  # the test set, predicted by `predict RUN`: a file path, or a split name of data.hub
+    # More dev sets scored at every evaluation, by name (MNLI: mismatched -> its dev file).
+    extra_validation: dict[str, str] = field(default_factory=dict)
+    extra_test: dict[str, str] = field(default_factory=dict)  # more test sets, by name (MNLI: test_mismatched)
+    hub: str | None = None  # a hub dataset id (nyu-mll/glue), for users online: data.source=hub
+    hub_config: str | None = None  # the hub dataset's configuration (GLUE: sst2, mnli, ...)
+    hub_splits: dict[str, str] = field(default_factory=dict)  # train/validation/... -> hub split name
+    hub_rename: dict[str, str] = field(default_factory=dict)  # hub column -> the file's column name
+    # squad: the nested SQuAD JSON; conll: one token a line, 'word ... tag' columns (NER), auto for
+    # .conll .bio .iob .bmes .bioes
+    format: Literal["auto", "csv", "tsv", "json", "jsonl", "squad", "conll"] = "auto"
+    header: bool = True  # delimited files without a header row (CoLA) set False and give column_names
+    column_names: list[str] | None = None  # the columns of delimited files without a header row, in order
+    test_header: bool | None = None  # the test file's header, when it differs (CoLA's test has one)
+    test_column_names: list[str] | None = None  # the test file's columns, when they differ
+    max_train_samples: int | None = None  # the first N training rows only (null: all)
+    max_eval_samples: int | None = None  # the first N rows of each dev set only
+    max_predict_samples: int | None = None  # the first N rows of each test set only (a leaderboard submission needs them whole)
+    max_seq_length: int = 128  # tokens a feature holds: longer inputs are truncated, or windowed (SQuAD, NER)
+    # error: a malformed row stops the run before training (exit status 2, naming file and line).
+    # skip: drop it instead; every skipped row is printed with its file, line and reason, and counted
+    # in the run's metrics.json.
+    bad_rows: Literal["error", "skip"] = "error"
+
+
+@dataclass
+class TrainConfig:
+    epochs: float = 3.0  # passes over the training set
+    max_steps: int | None = None  # optimizer steps; overrides epochs when set
+    batch_size: int = 32  # the global batch: split across processes under `accelerate launch`
+    eval_batch_size: int | None = None  # default: 2 x batch_size
+    lr: float = 2e-5  # AdamW's peak learning rate, reached after warm-up
+    weight_decay: float = 0.01  # AdamW's decoupled weight decay; biases and norm weights get none
+    warmup_ratio: float = 0.0  # the fraction of optimizer steps that warm the learning rate up from 0
+    warmup_steps: int | None = None  # overrides warmup_ratio when set
+    scheduler: Literal["linear", "cosine", "constant"] = "linear"  # the learning rate's decay after warm-up
+    grad_accum: int = 1  # batches of batch_size per optimizer step; the loss is normalised over all of them
+    max_grad_norm: float | None = 1.0  # gradient-norm clipping (null: off)
+    # auto: bf16 autocast where the hardware runs bf16 natively (CUDA Ampere+, CPUs with AVX512-BF16
+    # or AMX), fp32 elsewhere. fp16 (CUDA only) uses loss scaling.
+    precision: Literal["no", "bf16", "fp16", "auto"] = "no"
+    eval_every: int | None = None  # optimizer steps between evaluations; every epoch end regardless
+    save_every: int | None = None  # optimizer steps between checkpoints; default: at each evaluation
+    keep_last: int = 2  # step-N checkpoints kept; best/ is kept apart
+    patience: int | None = None  # evaluations without improvement before stopping early
+    log_every: int = 20  # optimizer steps between lines of log.jsonl
+    # A torch.compile backend for the training forward ("inductor"; null: eager). Shapes are marked
+    # dynamic, as batch lengths vary. On 2 CPU cores: +3.5% on SST-2 after a minute of compiling (make bench).
+    compile: str | None = None
+    group_by_length: bool = True  # batches of similar lengths: fewer pad tokens, same randomness
+    # With group_by_length: at most how many batches' worth of random examples are sorted by length
+    # together (and at most a quarter of the set). transformers caps it at 50 (full SST-2: 5% of the
+    # tokens are pad); 200 leaves 2%, and batch order is shuffled anyway.
+    length_megabatch: int = 200
+    report_to: Literal["none", "tensorboard"] = "none"  # tensorboard: log through Accelerate's tracker too
+    # Before training, find the largest micro-batch that fits in memory (halving from batch_size)
+    # and make up the rest with gradient accumulation: the optimizer steps on the same batches.
+    auto_batch_size: bool = False
+    # A NaN or infinite loss or gradient norm: stop (naming the step and the batch's examples; the
+    # last checkpoint stays) or skip that optimizer step, counting skips in the log.
+    on_nan_loss: Literal["stop", "skip"] = "stop"
+
+
+@dataclass
+class LoraConfig:
+    """LoRA through peft: only low-rank adapters train; the saved models have them merged in."""
+
+    enabled: bool = False  # train LoRA adapters instead of every weight
+    r: int = 8  # rank of the update
+    alpha: float = 16.0  # the update is scaled by alpha / r
+    dropout: float = 0.05  # dropout on the adapters' input
+    target_modules: list[str] | None = None  # module names (q_proj, v_proj, ...); null: peft's default for the architecture
+
+
+@dataclass
+class ReferenceConfig:
+    """Published dev scores of a known model on this task, shown beside a run's (GLUE batch table)."""
+
+    model: str | None = None  # the model the scores are for, e.g. bert-base-cased
+    metrics: dict[str, float] = field(default_factory=dict)  # metric name -> score in percent, as sources print them
+    source: str | None = None  # where the scores were published
+
+
+@dataclass
+class RunConfig:
+    task: str  # the task's name, in the run folder's name and metrics.json (default: the YAML's file name)
+    adapter: str = "classification"  # what handles the task: classification, squad, ner, multiple_choice, generative_qa
+    model: str = "minilm"  # a packaged alias (minilm, smollm2), a local folder or a hub id
+    seed: int = 42  # the new head's initial weights, shuffling and dropout
+    run_name: str | None = None  # default: <task>-<timestamp>
+    output_dir: str = "runs"  # the run folder is output_dir/run_name
+    resume: str = "auto"  # auto (continue the run folder's last checkpoint) | never | PATH
+    trust_remote_code: bool = False  # run Python code a model folder ships (auto_map); off unless you ask
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    reference: ReferenceConfig = field(default_factory=ReferenceConfig)
+    options: Any = None  # the adapter's own dataclass, flattened to top-level keys in YAML
+
+    def to_dict(self) -> dict:
+        out = {f.name: typed.to_dict(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "options"}
+        if self.options is not None:
+            out.update(typed.to_dict(self.options))
+        return out
+
+    def save(self, path: Path) -> None:
+        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True))

@@ -1,0 +1,1 @@
+"""Reading data: splits.py (files, FINETUNE_DATA, shipped samples or the hub -> RawSplit), and one module per file family: delimited.py (CSV/TSV), json_files.py (JSON, JSONL, SQuAD), conll.py (CoNLL columns), text_files.py (decoding)."""

@@ -1,0 +1,1 @@
+"""The engine: from a config to a trained model. build.py (adapter, data, tokenizer, model, features), loop.py (the one training loop: setup, train_step, evaluate, save), evaluation.py (outputs gathered across processes, decoded, scored), batching.py, optim.py, accelerator.py, devices.py, memory.py, progress.py."""

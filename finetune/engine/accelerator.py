@@ -1,0 +1,41 @@
+"""The Accelerator of a run (training, or evaluation alone) and the batch sizes it implies."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from accelerate import Accelerator
+
+from finetune.config.schema import RunConfig
+from finetune.engine import devices
+from finetune.errors import InputError
+
+
+def make_accelerator(config: RunConfig, project_dir: Path | None = None, training: bool = True) -> Accelerator:
+    """The run's Accelerator. Evaluation alone (training=False) runs fp16 runs in full precision: no
+    loss scaler is needed to score, and fp16 needs CUDA."""
+    precision = devices.resolve_precision(config.train.precision, devices.device())
+    if not training and precision == "fp16":
+        precision = "no"
+    tensorboard = training and config.train.report_to == "tensorboard"
+    if tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise InputError("train.report_to=tensorboard needs the tensorboard package: pip install 'finetune[tensorboard]' "
+                         "(or pip install tensorboard), or set train.report_to=none.")
+    accelerator = Accelerator(
+        mixed_precision=precision,
+        dataloader_config=devices.global_batches(),  # train.batch_size is the global batch, whatever the process count
+        log_with="tensorboard" if tensorboard else None,
+        project_dir=str(project_dir) if project_dir else None,
+    )
+    if precision == "fp16" and accelerator.device.type != "cuda":
+        raise InputError("train.precision=fp16 needs a CUDA GPU; use bf16 or no on this device.")
+    if training and config.train.batch_size % accelerator.num_processes:
+        raise InputError(f"train.batch_size={config.train.batch_size} is the global batch; make it a multiple of the "
+                         f"{accelerator.num_processes} processes.")
+    return accelerator
+
+
+def eval_batch_size(config: RunConfig, processes: int) -> int:
+    size = config.train.eval_batch_size or 2 * config.train.batch_size
+    return -(-size // processes) * processes

@@ -1,0 +1,40 @@
+"""AdamW without weight decay on biases and norm weights, and the learning-rate schedule."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from transformers import get_scheduler
+from transformers.trainer_pt_utils import get_parameter_names
+
+from finetune.config.schema import TrainConfig
+
+# The Trainer's own rule (LayerNorm layers, and names of biases and LayerNorm / RMSNorm weights).
+NO_DECAY_PATTERNS = [r"bias", r"layernorm", r"rmsnorm", r"(?:^|\.)norm(?:$|\.)", r"_norm(?:$|\.)"]
+
+
+def optimizer(model: nn.Module, train: TrainConfig, fused: bool) -> torch.optim.AdamW:
+    decay = set(get_parameter_names(model, [nn.LayerNorm], NO_DECAY_PATTERNS))
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for n, p in params if n in decay], "weight_decay": train.weight_decay},
+        {"params": [p for n, p in params if n not in decay], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=train.lr, fused=fused)
+
+
+def schedule(optim: torch.optim.Optimizer, train: TrainConfig, total_steps: int):
+    warmup = train.warmup_steps if train.warmup_steps is not None else math.ceil(train.warmup_ratio * total_steps)
+    name = "constant_with_warmup" if train.scheduler == "constant" else train.scheduler
+    return get_scheduler(name, optim, num_warmup_steps=warmup, num_training_steps=total_steps)
+
+
+def total_steps(train: TrainConfig, batches_per_epoch: int, window: int | None = None) -> tuple[int, int]:
+    """(optimizer steps per epoch, optimizer steps in all): the one place this arithmetic lives.
+    window: loader batches a step (default train.grad_accum; more with auto_batch_size's micro-batches)."""
+    per_epoch = max(1, math.ceil(batches_per_epoch / (window or train.grad_accum)))
+    if train.max_steps:
+        return per_epoch, train.max_steps
+    return per_epoch, max(1, math.ceil(train.epochs * per_epoch))

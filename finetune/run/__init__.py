@@ -1,0 +1,1 @@
+"""The run folder and what is written into it: folder.py (layout, resume), checkpoint.py (atomic checkpoints), saving.py, summary.py (metrics.json), tracking.py (log.jsonl, curves.png, tensorboard), faults.py (signals, NaN, failed writes), fault_injection.py (test hooks)."""
