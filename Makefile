@@ -8,7 +8,7 @@ TASK   ?= sst2
 ARGS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: install finetune evaluate export glue bench test docs clean help
+.PHONY: install finetune evaluate export glue bench sweep test docs clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -17,6 +17,7 @@ help:
 	@echo "make export RUN=runs/NAME [OUT=DIR]                           a plain Hugging Face folder"
 	@echo "make glue [TASKS=sst2,mrpc,rte] [OUT=DIR] [ARGS='model=PATH train.epochs=1']  every GLUE task: table, chart, submission"
 	@echo "make bench [ARGS='sst2.steps=30 workloads=[sst2]']             throughput beside the transformers Trainer (bench/)"
+	@echo "make sweep TASK=sst2 [WORKERS=2] [ARGS='sweep.trials=20']     a hyperparameter study (optuna) over the config's sweep: section"
 	@echo "make test                                                     the test suite"
 	@echo "make install                                                  only create .venv and install"
 	@echo "make docs                                                     regenerate the key tables of docs/configuration.md"
@@ -49,6 +50,9 @@ glue: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m finetune bench $(ARGS)
+
+sweep: $(STAMP)
+	$(BIN)/python -m finetune sweep $(TASK) $(if $(WORKERS),--workers $(WORKERS)) $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto --dist loadfile $(PYTEST_ARGS)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from finetune.commands import bench, evaluate, export, glue, keys, predict, score, train
+from finetune.commands import bench, evaluate, export, glue, keys, predict, score, sweep, train
 from finetune.console import quiet_libraries
 from finetune.errors import InputError, RunStopped
 
-COMMANDS = [train, evaluate, predict, export, glue, bench, score, keys]
+COMMANDS = [train, evaluate, predict, export, glue, bench, score, sweep, keys]
 
 
 def parser() -> argparse.ArgumentParser:

@@ -191,8 +191,13 @@ class SquadAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
         return encoded
 
     def loss(self, outputs, batch):
-        start = F.cross_entropy(outputs.start_logits.float(), batch["start_positions"], reduction="sum")
-        end = F.cross_entropy(outputs.end_logits.float(), batch["end_positions"], reduction="sum")
+        # Pad positions are not candidates: left in, an example's loss would depend on the batch it
+        # is padded in, and accumulation or length grouping would change training.
+        pad = batch["attention_mask"] == 0
+        start_logits = outputs.start_logits.float().masked_fill(pad, float("-inf"))
+        end_logits = outputs.end_logits.float().masked_fill(pad, float("-inf"))
+        start = F.cross_entropy(start_logits, batch["start_positions"], reduction="sum")
+        end = F.cross_entropy(end_logits, batch["end_positions"], reduction="sum")
         return (start + end) / 2
 
     def count_items(self, batch):

@@ -103,6 +103,26 @@ class LoraConfig:
 
 
 @dataclass
+class SweepConfig:
+    """A hyperparameter study with Optuna (`python -m finetune sweep`); `train` ignores this section."""
+
+    # The search space: config key -> {low, high, log} (a range; integers stay integers) or a list of
+    # choices, e.g. {train.lr: {low: 1.0e-5, high: 3.0e-4, log: true}, train.batch_size: [16, 32]}
+    params: dict[str, Any] = field(default_factory=dict)
+    trials: int = 20  # finished trials in the study, counted across every worker
+    metric: str | None = None  # the dev metric to optimise (null: the task's primary metric)
+    direction: Literal["maximize", "minimize"] = "maximize"  # whether a higher or a lower metric is better
+    sampler: Literal["tpe", "random"] = "tpe"  # how values are drawn: Optuna's TPE, or at random
+    # Stops trials that trail the others at the loop's own evaluations (train.eval_every).
+    pruner: Literal["median", "halving", "none"] = "median"
+    study: str | None = None  # the study's name (null: the task's); workers with one name join one study
+    # Where the study lives: null is a journal file in the sweep folder (no server); a journal file
+    # on shared storage, or an RDB URL (sqlite:///sweep.db, postgresql://...), for workers on many machines.
+    storage: str | None = None
+    dir: str | None = None  # the sweep folder (null: <output_dir>/sweep-<study>); each trial a run folder in it
+
+
+@dataclass
 class ReferenceConfig:
     """Published dev scores of a known model on this task, shown beside a run's (GLUE batch table)."""
 
@@ -117,6 +137,9 @@ class RunConfig:
     adapter: str = "classification"  # what handles the task: classification, squad, ner, multiple_choice, generative_qa
     model: str = "minilm"  # a packaged alias (minilm, smollm2), a local folder or a hub id
     seed: int = 42  # the new head's initial weights, shuffling and dropout
+    # Several seeds: a count (seed, seed+1, ...) or a list; train (and glue) run the config once per
+    # seed and report mean, standard deviation and median of every metric (null: one run, `seed`).
+    seeds: int | list[int] | None = None
     run_name: str | None = None  # default: <task>-<timestamp>
     output_dir: str = "runs"  # the run folder is output_dir/run_name
     resume: str = "auto"  # auto (continue the run folder's last checkpoint) | never | PATH
@@ -125,6 +148,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
     reference: ReferenceConfig = field(default_factory=ReferenceConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
     options: Any = None  # the adapter's own dataclass, flattened to top-level keys in YAML
 
     def to_dict(self) -> dict:

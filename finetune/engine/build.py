@@ -41,7 +41,7 @@ def encode(adapter: Adapter, split: data_io.RawSplit, tokenizer: Any, config: Ru
     key = json.dumps(
         [split.dataset._fingerprint, split.name, tokenizer.name_or_path, len(tokenizer), tokenizer.padding_side,
          config.adapter, config.to_dict().get("data", {}).get("max_seq_length"),
-         {k: v for k, v in config.to_dict().items() if k not in ("data", "train", "lora", "reference", "model", "run_name", "seed",
+         {k: v for k, v in config.to_dict().items() if k not in ("data", "train", "lora", "reference", "sweep", "seeds", "model", "run_name", "seed",
                                                                   "output_dir", "resume", "task")},
          adapter.labels if hasattr(adapter, "labels") else None,
          # The adapter's code too: a toolkit update that changes encoding must not reuse old features.

@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Callable
 
 import torch
 from accelerate.utils import set_seed
@@ -37,8 +38,11 @@ from finetune.run.tracking import RunLog, plot_curves
 
 
 class Trainer:
-    def __init__(self, config: RunConfig):
+    def __init__(self, config: RunConfig, on_evaluate: Callable[[int, dict[str, float]], None] | None = None):
+        """on_evaluate(step, dev metrics) after every evaluation (a sweep reports to its pruner
+        there, and may stop the run by raising)."""
         self.config = config
+        self.on_evaluate = on_evaluate
         devices.check_compile_backend(config.train.compile)
         run_dir, self.resume_from = open_run(config)
         self.run: RunDir = run_dir
@@ -127,6 +131,8 @@ class Trainer:
         self.log.write(record)
         if self.config.train.report_to == "tensorboard":
             self.accelerator.log({f"eval/{k}": v for k, v in metrics.items()}, step=pos.global_step)
+        if self.on_evaluate is not None:
+            self.on_evaluate(pos.global_step, metrics)
         return metrics
 
     def save_best(self, metrics: dict[str, float], pos: Position) -> None:

@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from tasks.registry import load_config
 from finetune.apps.bench import report as bench_report
 from finetune.config import typed
-
 from finetune.errors import InputError
+from tasks.registry import load_config
 
 RUNNERS = ("trainer_default", "trainer_best", "toolkit", "toolkit_fp32")
 # toolkit_compiled (train.compile=inductor, the toolkit's precision) only when asked for: compiling takes a minute here.

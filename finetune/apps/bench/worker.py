@@ -18,15 +18,13 @@ from pathlib import Path
 import torch
 from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
 
-from tasks.registry import load_config
-from finetune.engine import batching
-from finetune.engine import devices
-from finetune.engine import loop
-from finetune.engine.build import build
 from finetune.config.schema import RunConfig
-from finetune.run.folder import read_summary
-from finetune.engine.evaluation import run_split
 from finetune.config.typed import to_dict
+from finetune.engine import batching, devices, loop
+from finetune.engine.build import build
+from finetune.engine.evaluation import run_split
+from finetune.run.folder import read_summary
+from tasks.registry import load_config
 
 
 class StepClock:
