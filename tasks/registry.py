@@ -53,7 +53,7 @@ class Task:
 GLUE = ("cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli")
 TASKS = [
     Task("classification", "tasks.classification:ClassificationAdapter", GLUE, (TEXT, TEXT_PAIR)),
-    Task("squad", "tasks.squad:SquadAdapter", ("squad", "squad_v2"), (QUESTION, CONTEXT)),
+    Task("squad", "tasks.squad:SquadAdapter", ("squad", "squad_v2", "cmrc2018"), (QUESTION, CONTEXT)),
     Task("ner", "tasks.ner:NerAdapter", ("conll2003", "wnut17", "resume_ner"), (TEXT,)),
     Task("multiple_choice", "tasks.multiple_choice:MultipleChoiceAdapter", ("swag", "codah"), (CONTEXT, CHOICE)),
     Task("generative_qa", "tasks.generative_qa:GenerativeQAAdapter", ("squad_generative",), (QUESTION, CONTEXT),

@@ -1,4 +1,4 @@
-"""Extractive span QA (SQuAD v1.1 and v2.0) with sliding windows over long contexts.
+"""Extractive span QA (SQuAD v1.1 and v2.0, CMRC 2018) with sliding windows over long contexts.
 
 Encoding: question + context as a pair, only the context truncated, windows of max_seq_length
 overlapping by doc_stride tokens; offsets map each context token back to its characters. The
@@ -11,6 +11,11 @@ n-best start/end pairs of every window, start <= end, at most max_answer_length 
 context, scored start + end logit; the best over all windows wins. v2 compares the best span with
 the null score (start + end logit at position 0, the minimum over the question's windows): the
 difference is the question's null odds, and the answer is empty when it exceeds null_threshold.
+
+Scoring is SQuAD's official metric, or CMRC 2018's (metric: cmrc, finetune/metrics/cmrc.py). CMRC
+2018 dev, as distributed, has answers from extra annotators that are not verbatim in the context
+(answer_start -1): with unlocated_answers: reference such an answer is a reference for scoring only,
+never a training target.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -30,6 +36,7 @@ from transformers import AutoModelForQuestionAnswering
 from finetune.data import splits as data_io
 from finetune.data.splits import RawSplit, is_test_split
 from finetune.errors import InputError
+from finetune.metrics import cmrc as cmrc_metrics
 from finetune.metrics import squad as squad_metrics
 from tasks.base import Adapter, check_text, require_columns
 from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
@@ -49,6 +56,14 @@ class SquadOptions:
     context_column: str = "context"  # the passage that holds the answer
     answers_column: str = "answers"  # {"text": [...], "answer_start": [...]}
     id_column: str = "id"  # question ids, the keys of predictions.json (missing: row numbers)
+    # squad: EM / F1 of the official SQuAD scripts (v2: HasAns / NoAns, best threshold). cmrc: the
+    # official CMRC 2018 script (F1 on the longest common substring of characters and words; EM
+    # without punctuation), for Chinese
+    metric: Literal["squad", "cmrc"] = "squad"
+    # An answer whose text is not in its context (CMRC 2018 dev marks them answer_start -1). error:
+    # stop the run, naming the question. reference: keep it as a reference for scoring, never as a
+    # training target; a training question with no answer in its context is left out (counted).
+    unlocated_answers: Literal["error", "reference"] = "error"
 
 
 def locate_answer(context: str, text: str, start: int) -> tuple[int, str] | None:
@@ -87,6 +102,9 @@ class SquadAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
         if o.doc_stride >= config.data.max_seq_length:
             raise InputError(f"config key 'doc_stride' ({o.doc_stride}) must be smaller than data.max_seq_length "
                              f"({config.data.max_seq_length}).")
+        if o.metric == "cmrc" and o.version_2:
+            raise InputError("config key 'metric': cmrc scores answerable questions only (CMRC 2018 has no "
+                             "unanswerable ones); set version_2=false, or metric=squad for SQuAD v2.0.")
         self.primary_metric = "best_f1" if o.version_2 else "f1"
 
     # -- checks -----------------------------------------------------------------------------
@@ -110,9 +128,13 @@ class SquadAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
                 split.dataset = self._checked_answers(split)
 
     def _checked_answers(self, split: RawSplit) -> Dataset:
+        """Every answer anchored at its text in the context (re-anchored when the offset is off, counted);
+        with unlocated_answers=reference, an answer not in the context keeps answer_start -1 (a
+        reference only), and a training question without any answer in its context is left out."""
         o = self.options
-        counts = {"whitespace": 0, "moved": 0}
-        fixed_rows = []
+        keep_unlocated = o.unlocated_answers == "reference"
+        counts = {"whitespace": 0, "moved": 0, "unlocated": 0}
+        fixed_rows, left_out = [], []
         for row, (qid, context, answers) in enumerate(zip(split.dataset[o.id_column], split.dataset[o.context_column],
                                                           split.dataset[o.answers_column])):
             problem = self._answers_problem(context, answers)
@@ -122,16 +144,33 @@ class SquadAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
             starts, texts = [], []
             for text, start in zip(answers["text"], answers["answer_start"]):
                 located = locate_answer(context, text, start)
+                if located is None:  # only with keep_unlocated: _answers_problem refuses it otherwise
+                    starts.append(-1)
+                    texts.append(text)
+                    counts["unlocated"] += 1
+                    continue
                 starts.append(located[0])
                 texts.append(text if located[1] == "exact" else text.strip())
                 if located[1] != "exact":
                     counts[located[1]] += 1
+            if keep_unlocated and texts and all(s < 0 for s in starts) and split.name == "train":
+                left_out.append(row)
             if starts != list(answers["answer_start"]) or texts != list(answers["text"]):
                 fixed_rows.append((row, {"text": texts, "answer_start": starts}))
+        if counts["whitespace"] or counts["moved"]:
+            print(f"  {split.name}: {counts['whitespace']} answer(s) off by whitespace and {counts['moved']} with a "
+                  f"misplaced answer_start were re-anchored to their text in the context.")
+        if counts["unlocated"]:
+            print(f"  {split.name}: {counts['unlocated']} answer(s) not in their context (answer_start -1 or wrong, "
+                  f"text not found) kept as references for scoring only, never as training targets.")
+        if left_out:
+            # Left out through the split's own mechanism, so that its file lines stay aligned.
+            split.rejected.update(left_out)
+            shown = ", ".join(split.dataset[o.id_column][r] for r in left_out[:5]) + (", ..." if len(left_out) > 5 else "")
+            print(f"  {split.name}: {len(left_out)} question(s) with no answer in their context left out of "
+                  f"training ({shown}).")
         if not fixed_rows:
             return split.dataset
-        print(f"  {split.name}: {counts['whitespace']} answer(s) off by whitespace and {counts['moved']} with a "
-              f"misplaced answer_start were re-anchored to their text in the context.")
         fixes = dict(fixed_rows)
         column = [fixes.get(i, a) for i, a in enumerate(split.dataset[o.answers_column])]
         return split.dataset.remove_columns(o.answers_column).add_column(o.answers_column, column)
@@ -145,8 +184,11 @@ class SquadAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
         if not self.options.version_2 and not answers["text"]:
             return " has no answer; SQuAD v1.1 needs one (set version_2=true for unanswerable questions)."
         for text, start in zip(answers["text"], answers["answer_start"]):
-            if not isinstance(text, str) or not isinstance(start, int) or locate_answer(context, text, start) is None:
-                return f": answer {text!r} (answer_start {start!r}) is not in its context. Fix the answer text or its offset."
+            if not isinstance(text, str) or not isinstance(start, int):
+                return f": answer {text!r} (answer_start {start!r}) needs a text and an integer offset."
+            if self.options.unlocated_answers == "error" and locate_answer(context, text, start) is None:
+                return (f": answer {text!r} (answer_start {start!r}) is not in its context. Fix the answer text or "
+                        f"its offset, or set unlocated_answers=reference to score with it but not train on it.")
         return None
 
     # -- encoding ---------------------------------------------------------------------------
@@ -174,9 +216,11 @@ class SquadAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
                 continue
             answers = batch[o.answers_column][sample_of[i]]
             start_end = (NO_ANSWER, NO_ANSWER)
-            if answers["text"] and context:
-                start_char = answers["answer_start"][0]
-                end_char = start_char + len(answers["text"][0])
+            # The first answer found in the context (answer_start -1: a reference only, see setup_labels).
+            target = next((k for k, s in enumerate(answers["answer_start"]) if s >= 0), None)
+            if target is not None and context:
+                start_char = answers["answer_start"][target]
+                end_char = start_char + len(answers["text"][target])
                 first, last = context[0], context[-1]
                 if offsets[first][0] <= start_char and offsets[last][1] >= end_char:  # whole answer in this window
                     start = first
@@ -267,6 +311,9 @@ class SquadAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
 
     def score(self, predictions, examples):
         gold = self._gold(examples)
+        if self.options.metric == "cmrc":
+            scores = cmrc_metrics.cmrc2018_from_answers(gold, {p["id"]: p["text"] for p in predictions})
+            return {"f1": scores["f1"], "exact_match": scores["exact_match"]}
         if self.options.version_2:
             # The official script on the best spans with --na-prob-thresh null_threshold: its main
             # keys equal those of the thresholded answers, and its best-threshold search can still
@@ -277,9 +324,14 @@ class SquadAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
         return dict(squad_metrics.squad_v1_from_answers(gold, {p["id"]: p["text"] for p in predictions}))
 
     def score_files(self, predictions, references, null_odds=None):
-        """What evaluate-v1.1.py / evaluate-v2.0.py print for the same files (v2: --na-prob-file)."""
+        """What evaluate-v1.1.py / evaluate-v2.0.py (v2: --na-prob-file) or cmrc2018_evaluate.py print
+        for the same files."""
         dataset = squad_metrics.load_squad_json(self.needs_references(references))
         answers = data_io.read_json_mapping(predictions, "predictions: {question id: answer text}")
+        if self.options.metric == "cmrc":
+            scores = cmrc_metrics.cmrc2018(dataset, answers)
+            cmrc_metrics.print_unanswered(scores.missing)
+            return cmrc_metrics.format_official(scores, predictions)
         if self.options.version_2:
             odds = data_io.read_json_mapping(null_odds, "null odds: {question id: number}") if null_odds else None
             return squad_metrics.format_v2(squad_metrics.squad_v2(dataset, answers, odds))

@@ -391,3 +391,46 @@ def test_two_processes_give_the_one_process_batch(tiny_bert, glue_data, tmp_path
         assert second[task]["metrics"] == pytest.approx(first[task]["metrics"], abs=1e-5), task
     for name in ("SST-2.tsv", "MNLI-m.tsv", "MNLI-mm.tsv", "AX.tsv"):
         assert (tmp_path / "two/submission" / name).read_text() == (tmp_path / "one/submission" / name).read_text()
+
+
+def test_a_batch_over_seeds_reports_median_and_spread_and_continues(tiny_bert, glue_data, tmp_path, capsys, monkeypatch):
+    """seeds=2: a run folder per seed, the table's median and mean ± std of the task's score, every
+    seed's metrics in results.json; a batch cut between seeds continues, skipping the finished seed."""
+    import shutil
+    import statistics
+
+    monkeypatch.setenv("FINETUNE_DATA", str(glue_data))
+    out = tmp_path / "seeds"
+    args = ["glue", "--tasks", "sst2", "--out", str(out), *_tiny(tiny_bert), "seeds=2"]
+    code, stdout, err = _cli(capsys, *args)
+    assert code == 0, err[-2000:]
+    record = json.loads((out / "results.json").read_text())["tasks"][0]
+    runs = [json.loads((out / f"runs/sst2-seed{s}/metrics.json").read_text())["metrics"] for s in (42, 43)]
+    assert [r["seed"] for r in record["seeds"]] == [42, 43]
+    assert [r["metrics"] for r in record["seeds"]] == runs
+    scores = [task_score("sst2", m) for m in runs]
+    assert [r["score"] for r in record["seeds"]] == pytest.approx(scores)
+    assert record["score"] == pytest.approx(statistics.median(scores))  # the median is what counts
+    stats = record["score_stats"]
+    assert stats["mean"] == pytest.approx(np.mean(scores)) and stats["std"] == pytest.approx(np.std(scores, ddof=1))
+    assert stats["n"] == 2 and record["counted"]
+    best = record["best_seed"]
+    assert best["seed"] == (42 if scores[0] >= scores[1] else 43) and best["run"] == f"runs/sst2-seed{best['seed']}"
+    assert (out / "submission/SST-2.tsv").is_file()
+
+    table = (out / "results.md").read_text()
+    assert "| task | seeds | metrics (dev, median over seeds) | score: median | mean ± std |" in table
+    assert f"| SST-2 | 2 | accuracy {record['score']:.2f} | {record['score']:.2f} | {stats['mean']:.2f} ± {stats['std']:.2f} |" in table
+    assert f"**GLUE score: {record['score']:.2f}** (mean over SST-2 of each task's median score over its seeds" in table
+    assert f"42: {scores[0]:.2f}, 43: {scores[1]:.2f}" in table and "sample standard deviation" in table
+    lines = (out / "results.csv").read_text().splitlines()
+    assert lines[0].endswith(",seeds,score_mean,score_std,score_min,score_max")
+
+    # Cut after seed 42: the rerun skips it and trains seed 43 again, to the same record.
+    (out / "tasks/sst2.json").unlink()
+    shutil.rmtree(out / "runs/sst2-seed43")
+    code, stdout, err = _cli(capsys, *args)
+    assert code == 0, err[-2000:]
+    assert "sst2 seed 42 (1/2) finished in an earlier run, skipped" in stdout and "sst2 seed 43 (2/2)\n" in stdout
+    again = json.loads((out / "results.json").read_text())["tasks"][0]
+    assert again["score"] == pytest.approx(record["score"]) and again["seeds"][1]["metrics"] == pytest.approx(runs[1])

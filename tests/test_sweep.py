@@ -61,6 +61,15 @@ def test_pruning_stops_a_trial_that_trails_at_the_loops_evaluations(sentiment_da
     assert tiny and all(r["state"] == "pruned" and r["pruned_at_step"] == "2" for r in tiny)
 
 
+def test_no_pruning_before_prune_after_of_the_steps(sentiment_data, tiny_bert, tmp_path):
+    space = "sweep.params={train.lr: [5.0e-2, 5.0e-2, 1.0e-9]}"
+    args = [a for a in _args(sentiment_data, tiny_bert, tmp_path) if not a.startswith("sweep.params")]
+    done = run_cli("sweep", "sst2", *args, space, "sweep.trials=6", "sweep.sampler=random", "sweep.prune_after=0.5")
+    assert done.returncode == 0, done.stderr[-2000:]
+    pruned = [r for r in _trials(tmp_path / "sweep-sst2") if r["state"] == "pruned"]
+    assert pruned and all(r["pruned_at_step"] == "4" for r in pruned)  # step 2 is before half of 6
+
+
 def test_a_killed_sweep_resumes_with_the_same_number_of_trials(sentiment_data, tiny_bert, tmp_path):
     args = _args(sentiment_data, tiny_bert, tmp_path, "sweep.trials=3", "sweep.pruner=none")
     killed = run_cli("sweep", "sst2", *args, env={"FINETUNE_TEST_KILL_AT_STEP": "5"})
@@ -106,6 +115,7 @@ def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(sentiment_data, tiny_
     ("sweep.params={train.lrr: [1.0e-3]}", "train.lrr"),
     ("sweep.params={}", "sweep.params is empty"),
     ("sweep.pruner=sometimes", "sweep.pruner"),
+    ("sweep.prune_after=1.5", "sweep.prune_after"),
 ])
 def test_a_malformed_sweep_section_exits_2_naming_the_key(sentiment_data, tiny_bert, tmp_path, section, named):
     args = [a for a in _args(sentiment_data, tiny_bert, tmp_path) if not a.startswith("sweep.params")]

@@ -115,6 +115,8 @@ class SweepConfig:
     sampler: Literal["tpe", "random"] = "tpe"  # how values are drawn: Optuna's TPE, or at random
     # Stops trials that trail the others at the loop's own evaluations (train.eval_every).
     pruner: Literal["median", "halving", "none"] = "median"
+    # No pruning before this fraction of a trial's optimizer steps: the first evaluations are noisy.
+    prune_after: float = 0.25
     study: str | None = None  # the study's name (null: the task's); workers with one name join one study
     # Where the study lives: null is a journal file in the sweep folder (no server); a journal file
     # on shared storage, or an RDB URL (sqlite:///sweep.db, postgresql://...), for workers on many machines.

@@ -102,11 +102,13 @@ def _squad_question_problem(qa, seen: set[str]) -> str | None:
     if qa["id"] in seen:
         return "the id is used by an earlier question too; give every question its own id"
     answers = qa.get("answers", [])
-    # answer_start is stored as int32; bool is an int to Python but not an offset.
+    # answer_start is stored as int32; bool is an int to Python but not an offset. -1 marks an answer
+    # whose text is not verbatim in the context (CMRC 2018 dev has 193): the adapter decides.
     if not isinstance(answers, list) or not all(
             isinstance(x, dict) and isinstance(x.get("text"), str) and type(x.get("answer_start")) is int
-            and 0 <= x["answer_start"] < 2**31 for x in answers):
-        return "'answers' must be a list of {\"text\": string, \"answer_start\": character offset >= 0}"
+            and -1 <= x["answer_start"] < 2**31 for x in answers):
+        return ("'answers' must be a list of {\"text\": string, \"answer_start\": character offset >= 0, or -1 "
+                "for a text that is not in the context}")
     return None
 
 

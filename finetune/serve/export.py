@@ -92,6 +92,13 @@ or `python -m finetune evaluate {folder_name}` / `python -m finetune predict {fo
 
 
 def export(run: str, out: str | None = None) -> Path:
+    from finetune.apps.seeds import best_run
+
+    study = best_run(run)  # a seeds=N folder: its best seed is the model
+    if study is not None:
+        print(f"{run} is a study over seeds: exporting its model, seed {study[1]['seed']} ({study[0]}): "
+              f"{study[1]['why']}.")
+        run = str(study[0])
     run_dir = RunDir(Path(run))
     best = run_dir.best
     if not run_dir.has_best():

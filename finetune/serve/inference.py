@@ -8,6 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from finetune.apps.seeds import best_run
 from finetune.config.schema import RunConfig
 from finetune.data import splits as data_io
 from finetune.engine import batching
@@ -30,6 +31,10 @@ from tasks.roles import CommandLineInput, PredictionFiles
 def resolve_target(target: str, overrides: list[str]) -> tuple[RunConfig, str | None]:
     """(config, model folder) of a run folder, an exported folder, or a task / config (its model)."""
     path = Path(target)
+    study = best_run(path)  # a study over seeds (seeds=N): its model is the best-dev seed's run
+    if study is not None:
+        path = study[0]
+        print(f"{target} is a study over seeds: using its model, {path}.", file=sys.stderr)
     if RunDir.is_run(path):
         run = RunDir(path)
         if not run.has_best():

@@ -1,7 +1,8 @@
 """`python -m finetune glue`: one backbone fine-tuned and scored on every GLUE task, in one folder.
 
     <out>/batch.json          the batch's settings; a batch run again with the same --out continues
-    <out>/runs/<task>/        each task's run folder (a killed task resumes from its last checkpoint)
+    <out>/runs/<task>/        each task's run folder (a killed task resumes from its last checkpoint);
+                              with seeds=N, runs/<task>-seed<S>/ for each seed (finetune/apps/glue/multiseed.py)
     <out>/eval/<task>/        --eval-only and tasks without training data: dev metrics and predictions
     <out>/tasks/<task>.json   each finished task's record (a batch run again skips those)
     <out>/results.md .json .csv, scores.png
@@ -28,9 +29,11 @@ from pathlib import Path
 import torch
 from accelerate.utils import set_seed
 
+from finetune.apps.glue import multiseed
 from finetune.apps.glue import report as glue_report
 from finetune.apps.glue import submission as glue_submission
 from finetune.apps.glue.scores import TASK_SCORE_METRICS, task_score
+from finetune.apps.seeds import check_same_run, seed_list
 from finetune.config import typed
 from finetune.config.schema import RunConfig
 from finetune.data import splits as data_io
@@ -162,7 +165,7 @@ class Runner:
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
         record["wall_seconds"] = round(time.perf_counter() - started, 1)  # training, evaluation, test predictions
-        if record["status"] == "done" and record["metrics"]:
+        if record["status"] == "done" and record["metrics"] and record["score"] is None:  # seeds set their median
             record["score"] = task_score(task, record["metrics"])
         record["counted"] = record["score"] is not None and record["how"] in ("fine-tuned", "evaluated")
         return record
@@ -177,25 +180,19 @@ class Runner:
         return config, model_path
 
     def _train(self, task: str, record: dict) -> None:
-        from finetune.engine.loop import train
-
         runs = self.batch.out / "runs"
         config, _ = self._config(task, self.batch.overrides_for(task) + [
             f"run_name={task}", f"output_dir={runs}", "resume=auto"], record)
         record["data"] = keep_real_splits(config, ax=True)
         record["model"] = config.model
-        run = RunDir(runs / task)
-        if config.data.train:
-            _check_same_run(run.root, config)
-            if not run.finished():  # a finished run is not trained again
-                set_seed(config.seed)
-                train(config)
-                self.state.wait_for_everyone()
-            summary = run.summary()
+        if config.data.train and seed_list(config) is not None:  # seeds=N: a run per seed, the median
+            model_path = multiseed.train_task(self, task, config, record)
+        elif config.data.train:
+            summary = self.train_run(config)
             record.update(how="fine-tuned", metrics=summary["metrics"], train_examples=summary["train_examples"],
                           train_seconds=summary["train_seconds"],
                           dev_examples=summary["data"].get("validation", {}).get("rows"))
-            model_path = str(run.best)
+            model_path = str(RunDir(runs / task).best)
         elif config.data.validation:
             # No training data (QNLI offline): the backbone with a new, untrained head, as a floor.
             set_seed(config.seed)
@@ -207,6 +204,18 @@ class Runner:
             return
         self._predict_tests(task, config, model_path, record)
         record["status"] = "done"
+
+    def train_run(self, config: RunConfig) -> dict:
+        """Train the run folder output_dir/run_name unless it finished in an earlier pass; its summary."""
+        from finetune.engine.loop import train
+
+        run = RunDir(Path(config.output_dir) / config.run_name)
+        _check_same_run(run.root, config)
+        if not run.finished():  # a finished run is not trained again
+            set_seed(config.seed)
+            train(config)
+            self.state.wait_for_everyone()
+        return run.summary()
 
     def _evaluate_existing(self, task: str, record: dict) -> None:
         target = find_model(self.batch.models or self.batch.out / "runs", task)
@@ -259,18 +268,8 @@ def _check_same_run(folder: Path, config: RunConfig) -> None:
     """A task's run folder from an earlier pass is continued or reused only if it was trained with the
     config this pass resolves (an edited configs/TASK.yaml included). Test sets may differ: the
     diagnostic file can arrive later."""
-    import yaml
-
-    saved = RunDir(folder).config
-    if not saved.is_file():
-        return
-    skip = ("resume", "data.test", "data.extra_test")
-    old, new = (typed.flatten(d) for d in (yaml.safe_load(saved.read_text()), config.to_dict()))
-    changed = [k for k in sorted(set(old) | set(new)) if not k.startswith(skip) and old.get(k) != new.get(k)]
-    if changed:
-        shown = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed[:4])
-        raise InputError(f"{folder} was trained with another config ({shown}). Give the batch a new --out, or delete "
-                         f"that run folder to train it again.")
+    check_same_run(folder, config, skip=("resume", "data.test", "data.extra_test"),
+                   fix="Give the batch a new --out, or delete that run folder to train it again.")
 
 
 def find_model(folder: Path, task: str) -> Path | None:
@@ -310,6 +309,8 @@ def run(batch: Batch) -> int:
     found, precisions = [], {}
     for task in batch.tasks:  # every task's config and overrides are checked before anything runs
         config = load_config(task, batch.overrides_for(task))
+        if seed_list(config) is not None and batch.eval_only:
+            raise InputError(f"config key 'seeds' ({task}): trains once per seed, and --eval-only trains nothing. Drop seeds=.")
         found += list(keep_real_splits(config, ax=False))
         precisions[task] = config.train.precision
     if len(set(precisions.values())) > 1:

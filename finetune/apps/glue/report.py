@@ -1,6 +1,7 @@
 """The GLUE batch's results: results.md, results.json, results.csv and scores.png, written from the
-tasks' records (one dict per task, see finetune/glue.py) after every task, so a killed batch still
-leaves a table of what it finished."""
+tasks' records (one dict per task, see finetune/apps/glue/batch.py) after every task, so a killed batch
+still leaves a table of what it finished. With seeds=N a task's record also holds every seed's run
+(`seeds`) and the spread of its score (`score_stats`); its `score` is then the median over the seeds."""
 
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ def summary(records: list[dict], header: dict) -> dict:
     # Over the same tasks or not at all: a task without a reference makes the comparison moot.
     reference = glue_score(reference_scores)[0] if None not in reference_scores.values() else None
     reasons = {r["task"]: _reason(r) for r in records}
+    means = {r["task"]: (r.get("score_stats") or {}).get("mean", r["score"]) for r in records if r.get("counted")}
     return {
+        **({"glue_score_of_means": glue_score(means)[0]} if _multi(records) else {}),
         **header,
         "glue_score": score,
         "glue_tasks": sorted(scores, key=list(NAMES).index),
@@ -50,6 +53,19 @@ def _short_reason(record: dict | None) -> str:
     if record["status"] != "done":
         return record["status"]  # failed, no data, no model
     return "untrained" if record.get("how") == "untrained head" else "-"
+
+
+def _multi(records: list[dict]) -> bool:
+    """Whether any task ran over several seeds: the table then shows the spread."""
+    return any(r.get("seeds") for r in records)
+
+
+def _spread(record: dict) -> tuple[str, str]:
+    """(seeds, mean ± std) cells of a task: '1' and '-' for a task run once."""
+    s = record.get("score_stats")
+    if not s:
+        return ("1" if record.get("how") == "fine-tuned" else "-"), "-"
+    return str(s["n"]), f"{s['mean']:.2f} ± {_pct(s['std'])}"
 
 
 def _pct(value: float | None) -> str:
@@ -78,12 +94,21 @@ def markdown(result: dict) -> str:
         if result["task_overrides"] else ""), ""]
     references = {r["reference"].get("model") for r in result["tasks"] if r["reference"].get("model")}
     reference_head = f"reference ({', '.join(sorted(references))})" if references else "reference"
-    lines += [f"| task | metrics (dev) | score | {reference_head} | train examples | train time | task wall time | notes |",
-              "|---|---|---|---|---|---|---|---|"]
+    multi = _multi(result["tasks"])
+    if multi:
+        lines += [(f"| task | seeds | metrics (dev, median over seeds) | score: median | mean ± std | {reference_head} | "
+                   "train examples | train time (all seeds) | task wall time | notes |"),
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+    else:
+        lines += [f"| task | metrics (dev) | score | {reference_head} | train examples | train time | task wall time | notes |",
+                  "|---|---|---|---|---|---|---|---|"]
     for r in result["tasks"]:
         names = TASK_SCORE_METRICS[r["task"]]
         note = "" if r.get("counted") else _reason(r).replace("|", "\\|")
-        lines.append(f"| {NAMES[r['task']]} | {_metrics_text(r['metrics'], names) or '-'} | {_pct(r['score'])} | "
+        seeds, mean_std = _spread(r)
+        lines.append(f"| {NAMES[r['task']]} | " + (f"{seeds} | " if multi else "") +
+                     f"{_metrics_text(r['metrics'], names) or '-'} | {_pct(r['score'])} | " +
+                     (f"{mean_std} | " if multi else "") +
                      f"{_pct(r['reference'].get('score'))} | {r.get('train_examples') or '-'} | "
                      f"{_time(r.get('train_seconds'))} | {_time(r.get('wall_seconds'))} | {note} |")
     lines.append("")
@@ -92,6 +117,9 @@ def markdown(result: dict) -> str:
     else:
         counted = ", ".join(NAMES[t] for t in result["glue_tasks"])
         line = f"**GLUE score: {result['glue_score']:.2f}** (mean of the task scores of {counted})"
+        if multi:
+            line = (f"**GLUE score: {result['glue_score']:.2f}** (mean over {counted} of each task's median score "
+                    f"over its seeds; over the means: {_pct(result['glue_score_of_means'])})")
         if result["left_out"]:
             by_reason: dict[str, list[str]] = {}
             for task, reason in result["left_out"].items():
@@ -104,6 +132,8 @@ def markdown(result: dict) -> str:
               "Spearman correlation (STS-B), of matched and mismatched accuracy (MNLI), Matthews correlation (CoLA), "
               "accuracy otherwise; in percent. Train time counts the optimizer steps; task wall time adds the dev "
               "evaluations, the test predictions and loading."]
+    if multi:
+        lines += ["", _seeds_text(result["tasks"]), ""]
     sources = sorted({(r["reference"].get("model"), r["reference"].get("source")) for r in result["tasks"]
                       if r["reference"].get("source")})
     for model, source in sources:
@@ -122,22 +152,43 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _seeds_text(records: list[dict]) -> str:
+    """The seeds paragraph and a row per task: every seed's score, and the seed that predicts the tests."""
+    lines = [("Seeds: each task trained once per seed with the same settings; its score is the median over the seeds "
+              "(as RoBERTa, Liu et al. 2019, reports dev results), mean ± std shows the spread (std: the sample "
+              "standard deviation, n - 1 in the denominator). The seed with the best dev score predicts the test sets."),
+             "", "| task | score of each seed | test predictions from |", "|---|---|---|"]
+    for r in records:
+        if r.get("seeds"):
+            each = ", ".join(f"{s['seed']}: {_pct(s['score'])}" for s in r["seeds"])
+            best = r.get("best_seed") or {}
+            lines.append(f"| {NAMES[r['task']]} | {each} | {best.get('seed', '-')} (`{best.get('run', '-')}`) |")
+    return "\n".join(lines)
+
+
 CSV_COLUMNS = ["task", "status", "how", "score", "reference_score", "reference_model", "metrics", "train_examples",
                "train_seconds", "wall_seconds", "dev_examples", "counted", "note"]
+
+
+SEED_COLUMNS = ["seeds", "score_mean", "score_std", "score_min", "score_max"]  # appended with seeds=N
 
 
 def csv_text(result: dict) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    multi = _multi(result["tasks"])
+    writer.writerow(CSV_COLUMNS + (SEED_COLUMNS if multi else []))
     for r in result["tasks"]:
+        s = r.get("score_stats") or {}
+        spread = [len(r.get("seeds") or []) or "", *(_round(s.get(k)) for k in ("mean", "std", "min", "max"))]
         writer.writerow([r["task"], r["status"], r.get("how") or "", _round(r["score"]), _round(r["reference"].get("score")),
                          r["reference"].get("model") or "", json.dumps({k: round(v, 6) for k, v in r["metrics"].items()}),
                          r.get("train_examples") or "", r.get("train_seconds") or "", r.get("wall_seconds") or "",
                          r.get("dev_examples") or "",
-                         int(bool(r.get("counted"))), r.get("note") or ""])
+                         int(bool(r.get("counted"))), r.get("note") or ""] + (spread if multi else []))
     writer.writerow(["glue", "", "", _round(result["glue_score"]), _round(result["reference_glue_score_same_tasks"]), "",
-                     "", "", "", "", "", "", "left out: " + ", ".join(result["left_out"]) if result["left_out"] else ""])
+                     "", "", "", "", "", "", "left out: " + ", ".join(result["left_out"]) if result["left_out"] else ""]
+                    + (["", _round(result.get("glue_score_of_means")), "", "", ""] if multi else []))
     return out.getvalue()
 
 
@@ -159,18 +210,21 @@ def chart(result: dict, path: Path) -> None:
     refs = [r["reference"].get("score") or np.nan for r in records] + [result["reference_glue_score_same_tasks"] or np.nan]
     x = np.arange(len(labels))
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(labels)), 4.6))
-    bars = ax.bar(x - 0.2, ours, 0.4, label=result["model"], color="tab:blue")
+    spread = [((r.get("score_stats") or {}).get("std") or 0) if r.get("counted") else 0 for r in records] + [0]
+    bars = ax.bar(x - 0.2, ours, 0.4, label=result["model"], color="tab:blue",
+                  yerr=spread if _multi(records) else None, capsize=3)  # with seeds: ± the sample std
     ax.bar(x + 0.2, refs, 0.4, label="reference: " + ", ".join(
         sorted({r["reference"]["model"] for r in records if r["reference"].get("model")})), color="tab:gray", alpha=0.6)
-    for bar, value, record in zip(bars, ours, records + [None]):
+    for bar, value, record, err in zip(bars, ours, records + [None], spread):
         text = f"{value:.1f}" if not np.isnan(value) else _short_reason(record)
-        ax.annotate(text, (bar.get_x() + bar.get_width() / 2, 0 if np.isnan(value) else max(value, 0)),
+        ax.annotate(text, (bar.get_x() + bar.get_width() / 2, 0 if np.isnan(value) else max(value, 0) + err),
                     ha="center", va="bottom", fontsize=8)
     ax.set_xticks(x, labels)
     ax.set_ylabel("dev score (%)")
     ax.set_ylim(min(0, np.nanmin(ours + refs + [0])) - 5, 105)
     ax.axhline(0, color="black", linewidth=0.6)
-    ax.set_title("GLUE dev scores" + (" (sample data: not scores)" if result.get("samples") else ""))
+    ax.set_title("GLUE dev scores" + (" (median over seeds, ± sample std)" if _multi(records) else "")
+                 + (" (sample data: not scores)" if result.get("samples") else ""))
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8, frameon=False)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()

@@ -156,7 +156,7 @@ def _train(trial: Any, config: RunConfig, metric: str) -> float:
         if metric not in metrics:
             raise InputError(f"sweep.metric={metric}: the dev metrics are {', '.join(metrics)}.")
         trial.report(metrics[metric], step)
-        if trial.should_prune():
+        if step >= config.sweep.prune_after * trainer.total_steps and trial.should_prune():
             trial.set_user_attr(PRUNED_AT, step)
             trial.set_user_attr(TOTAL_STEPS, trainer.total_steps)
             raise optuna.TrialPruned(f"pruned at step {step} of {trainer.total_steps}")

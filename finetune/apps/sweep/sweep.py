@@ -22,6 +22,8 @@ def main(config_or_task: str, overrides: list[str], workers: int = 1) -> int:
     where = f"{config_or_task}{' with command-line overrides' if overrides else ''}"
     if sweep.trials < 1:
         raise InputError(f"{where}: sweep.trials must be at least 1, got {sweep.trials}.")
+    if not 0 <= sweep.prune_after < 1:
+        raise InputError(f"{where}: sweep.prune_after is a fraction of a trial's steps in [0, 1), got {sweep.prune_after}.")
     if not config.data.validation:
         raise InputError(f"{where}: a sweep scores trials on the dev set; set data.validation.")
     params = space.parse(sweep.params, lambda extra: registry.load_config(config_or_task, [*overrides, *extra]), where)
