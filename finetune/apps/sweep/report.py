@@ -18,7 +18,7 @@ NOT_RECIPE = ("run_name", "output_dir", "resume", "sweep", "seeds")
 
 
 def finished(study: Any) -> list:
-    return [t for t in study.get_trials(deepcopy=False) if counted(t)]
+    return counted(study)
 
 
 def write_csv(trials: list, path: Path) -> None:

@@ -4,7 +4,7 @@ names another (a journal file on shared storage, or an RDB URL): every worker th
 command with the same sweep.study joins it, and sweep.trials caps the trials of all of them.
 
 A killed worker's trial stays RUNNING in the study. The next worker on that machine finds it (the
-process that ran it is gone), marks it failed as `retried`, and queues its values again under the
+process that ran it is gone), marks it failed, and queues its values again (retry_of: its number) under the
 same run folder, so that the re-run resumes from the trial's last checkpoint.
 """
 
@@ -23,7 +23,7 @@ from finetune.errors import InputError, Interrupted
 
 # A trial's user attributes.
 RUN, HOST, PID = "run", "host", "pid"
-RETRIED = "retried"  # a trial whose worker died: its values run again as a new trial
+RETRY_OF = "retry_of"  # on a trial queued again: the number of the trial whose worker stopped
 OVER_CAP = "over_cap"  # asked for after the cap was reached by other workers: never run
 ERROR, PRUNED_AT, TOTAL_STEPS = "error", "pruned_at_step", "total_steps"
 
@@ -65,9 +65,12 @@ def open_study(config: RunConfig, folder: Path, name: str, worker: int) -> Any:
     return study
 
 
-def counted(trial: Any) -> bool:
-    """A trial of the study proper: not a dead worker's (run again), not one asked for past the cap."""
-    return not trial.user_attrs.get(RETRIED) and not trial.user_attrs.get(OVER_CAP)
+def counted(study: Any) -> list:
+    """The trials of the study proper: not one whose worker stopped (its values were queued again as
+    a new trial), not one asked for past the cap."""
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs[RETRY_OF] for t in trials if RETRY_OF in t.user_attrs}
+    return [t for t in trials if t.number not in retried and not t.user_attrs.get(OVER_CAP)]
 
 
 def _alive(pid: int) -> bool:
@@ -81,17 +84,16 @@ def _alive(pid: int) -> bool:
 
 
 def requeue_dead(study: Any) -> int:
-    """Trials left RUNNING by a process of this machine that is gone: failed as `retried`, and their
-    values queued again for the same run folder."""
+    """Trials left RUNNING by a process of this machine that is gone: failed, and their values
+    queued again (retry_of) for the same run folder."""
     optuna = _optuna()
     host, requeued = socket.gethostname(), 0
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         attrs = trial.user_attrs
         if attrs.get(HOST) != host or attrs.get(PID) is None or _alive(attrs[PID]):
             continue
-        study._storage.set_trial_user_attr(trial._trial_id, RETRIED, True)
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
-        study.enqueue_trial(trial.params, user_attrs={RUN: attrs.get(RUN)})
+        study.enqueue_trial(trial.params, user_attrs={RUN: attrs.get(RUN), RETRY_OF: trial.number})
         requeued += 1
     return requeued
 
@@ -108,10 +110,10 @@ def run_trials(config: RunConfig, overrides: list[str], space: list[Param], fold
         log(f"{requeued} trial(s) of a stopped worker queued again; they resume from their checkpoints.")
     cap = config.sweep.trials
     while True:
-        if sum(counted(t) for t in study.get_trials(deepcopy=False)) >= cap:
+        if len(counted(study)) >= cap:
             return
         trial = study.ask()
-        earlier = sum(counted(t) for t in study.get_trials(deepcopy=False) if t.number < trial.number)
+        earlier = sum(t.number < trial.number for t in counted(study))
         if earlier >= cap:  # another worker took the last place between the count and the ask
             trial.set_user_attr(OVER_CAP, True)
             study.tell(trial, state=TrialState.FAIL)
@@ -131,9 +133,8 @@ def run_trials(config: RunConfig, overrides: list[str], space: list[Param], fold
             log(f"trial {trial.number} ({shown}): {pruned} ({time.perf_counter() - started:.0f} s)")
         except Interrupted:
             # Ctrl-C / SIGTERM saved a checkpoint: the next start runs these values on from it.
-            trial.set_user_attr(RETRIED, True)
             study.tell(trial, state=TrialState.FAIL)
-            study.enqueue_trial(trial.params, user_attrs={RUN: run_name})
+            study.enqueue_trial(trial.params, user_attrs={RUN: run_name, RETRY_OF: trial.number})
             raise
         except Exception as exc:  # a failed trial (NaN, a bad value) is recorded and the sweep goes on
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
