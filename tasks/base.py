@@ -42,6 +42,17 @@ def require_columns(split: RawSplit, columns: dict[str, str], fix: str | None = 
                              f"{fix or f'Set {key}=<column> to the column that holds it.'}")
 
 
+def column_texts(examples: Dataset, columns: list[str | None], distinct: bool = False) -> list[str]:
+    """Every string of the given columns (lists of strings flattened; missing columns and other
+    values left out): what a vocabulary scan reads and counts. distinct: each text once (a passage
+    that several questions share is one text)."""
+    texts = []
+    for column in (c for c in columns if c and c in examples.column_names):
+        for value in examples[column]:
+            texts.extend(t for t in (value if isinstance(value, list) else [value]) if isinstance(t, str))
+    return list(dict.fromkeys(texts)) if distinct else texts
+
+
 @dataclass
 class NoOptions:
     pass
@@ -74,6 +85,10 @@ class Adapter:
     def model_kwargs(self) -> dict:
         """Extra from_pretrained arguments for a new head (num_labels, id2label, ...)."""
         return {}
+
+    def texts(self, examples: Dataset) -> list[str]:
+        """The raw text the model reads from a split (vocab.add_tokens scans it); column_texts does it."""
+        raise NotImplementedError
 
     # -- training ---------------------------------------------------------------------------------
     def encode(self, batch: dict[str, list], indices: list[int], tokenizer: Any, split: str) -> dict:

@@ -16,7 +16,7 @@ from finetune.data.splits import RawSplit, is_test_split, read_file
 from finetune.errors import InputError
 from finetune.metrics import classification as classification_metrics
 from tasks import prediction_tsv
-from tasks.base import Adapter, check_text, require_columns
+from tasks.base import Adapter, check_text, column_texts, require_columns
 from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
 
 
@@ -109,6 +109,9 @@ class ClassificationAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCar
         if not is_test:
             keys[o.label_column] = "label_column"
         require_columns(split, {column: key for column, key in keys.items() if column})
+
+    def texts(self, examples):
+        return column_texts(examples, self._text_columns())
 
     def model_kwargs(self) -> dict:
         if self.options.regression:

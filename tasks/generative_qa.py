@@ -38,8 +38,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq
 from finetune.data.splits import RawSplit, is_test_split, read_file, read_json_mapping
 from finetune.errors import InputError
 from finetune.metrics import bleu as bleu_metric
+from finetune.metrics import cmrc as cmrc_metrics
 from finetune.metrics import squad as squad_metrics
-from tasks.base import Adapter, check_text, require_columns
+from tasks.base import Adapter, check_text, column_texts, require_columns
 from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
 
 GOLD = "gold_answers"  # all gold answer texts of an example (added by setup_labels)
@@ -75,6 +76,8 @@ class GenerativeQAOptions:
     max_new_tokens: int = 32  # the longest answer generated, in tokens
     num_beams: int = 1  # 1: greedy
     bleu_tokenize: Literal["13a", "zh", "none"] = "13a"  # sacrebleu's tokenizers: 13a (default), zh for Chinese
+    # EM / F1 of the official SQuAD v1.1 script (words), or of CMRC 2018's (characters: Chinese)
+    metric: Literal["squad", "cmrc"] = "squad"
 
 
 def gold_texts(value: Any) -> list[str] | None:
@@ -231,6 +234,9 @@ class GenerativeQAAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard)
         ids = self._tokenize([self.render(question, None)])[0]
         return ids if len(ids) <= budget else None
 
+    def texts(self, examples):
+        return column_texts(examples, [self.options.question_column, self.options.context_column, GOLD])
+
     def encode(self, batch, indices, tokenizer, split):
         o = self.options
         max_length = self.config.data.max_seq_length
@@ -310,8 +316,12 @@ class GenerativeQAAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard)
         return self._scores(golds, {p["id"]: p["text"] for p in predictions})
 
     def _scores(self, golds: dict[str, list[str]], answers: dict[str, str]) -> dict[str, float]:
-        """SQuAD v1.1 EM and F1 against every gold answer, and corpus BLEU with every gold answer as a reference."""
-        official = squad_metrics.squad_v1_from_answers(golds, answers)
+        """EM and F1 against every gold answer (SQuAD v1.1's or CMRC 2018's script), and corpus BLEU
+        with every gold answer as a reference."""
+        if self.options.metric == "cmrc":
+            official = cmrc_metrics.cmrc2018_from_answers(golds, answers)
+        else:
+            official = squad_metrics.squad_v1_from_answers(golds, answers)
         bleu = bleu_metric.corpus_bleu([answers.get(qid, "") for qid in golds], list(golds.values()),
                                        tokenize=self.options.bleu_tokenize)
         return {"exact_match": official["exact_match"], "f1": official["f1"], "bleu": bleu.score}

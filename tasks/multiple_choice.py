@@ -32,7 +32,7 @@ from finetune.data.splits import RawSplit, is_test_split, read_file
 from finetune.errors import InputError
 from finetune.metrics import classification as classification_metrics
 from tasks import prediction_tsv
-from tasks.base import Adapter, require_columns
+from tasks.base import Adapter, column_texts, require_columns
 from tasks.multiple_choice_heads import LikelihoodChoiceScorer, MultipleChoiceModel
 from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
 
@@ -186,6 +186,9 @@ class MultipleChoiceAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCar
         start = batch[o.start_column][i].strip() if o.start_column else ""
         endings = batch[o.choices_column][i] if o.choices_column else [batch[c][i] for c in o.ending_columns]
         return batch[o.context_column][i], [f"{start} {e.strip()}".strip() for e in endings]
+
+    def texts(self, examples):
+        return column_texts(examples, self._columns())
 
     def encode(self, batch, indices, tokenizer, split):
         o = self.options

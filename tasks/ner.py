@@ -36,7 +36,7 @@ from finetune.data.splits import RawSplit, file_format, is_test_split
 from finetune.errors import InputError
 from finetune.metrics import ner as ner_metrics
 from finetune.models import backbones
-from tasks.base import Adapter, require_columns
+from tasks.base import Adapter, column_texts, require_columns
 from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
 
 IGNORED = -100  # label of tokens the loss skips (transformers' convention)
@@ -190,6 +190,9 @@ class NerAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
                 split.reject(row, f"{self._token_where(split, row, k)}: {problem} (tag_scheme={scheme}). Fix the tag"
                                   + (", or set tag_scheme=bio|iob1|bioes." if self.options.tag_scheme == "auto" else "."))
         return as_bio(tags, scheme, split.name)
+
+    def texts(self, examples):
+        return column_texts(examples, [self.options.tokens_column])  # the words, one by one, as they are encoded
 
     def model_kwargs(self) -> dict:
         return {"num_labels": len(self.labels), "id2label": dict(enumerate(self.labels)),

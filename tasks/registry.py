@@ -56,7 +56,7 @@ TASKS = [
     Task("squad", "tasks.squad:SquadAdapter", ("squad", "squad_v2", "cmrc2018"), (QUESTION, CONTEXT)),
     Task("ner", "tasks.ner:NerAdapter", ("conll2003", "wnut17", "resume_ner"), (TEXT,)),
     Task("multiple_choice", "tasks.multiple_choice:MultipleChoiceAdapter", ("swag", "codah"), (CONTEXT, CHOICE)),
-    Task("generative_qa", "tasks.generative_qa:GenerativeQAAdapter", ("squad_generative",), (QUESTION, CONTEXT),
+    Task("generative_qa", "tasks.generative_qa:GenerativeQAAdapter", ("squad_generative", "cmrc2018_generative"), (QUESTION, CONTEXT),
          decoder_only=True),
 ]
 BY_NAME = {task.name: task for task in TASKS}

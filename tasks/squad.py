@@ -38,7 +38,7 @@ from finetune.data.splits import RawSplit, is_test_split
 from finetune.errors import InputError
 from finetune.metrics import cmrc as cmrc_metrics
 from finetune.metrics import squad as squad_metrics
-from tasks.base import Adapter, check_text, require_columns
+from tasks.base import Adapter, check_text, column_texts, require_columns
 from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
 
 NO_ANSWER = 0  # the window position that stands for "no answer here"
@@ -164,8 +164,7 @@ class SquadAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
             print(f"  {split.name}: {counts['unlocated']} answer(s) not in their context (answer_start -1 or wrong, "
                   f"text not found) kept as references for scoring only, never as training targets.")
         if left_out:
-            # Left out through the split's own mechanism, so that its file lines stay aligned.
-            split.rejected.update(left_out)
+            split.leave_out(left_out)
             shown = ", ".join(split.dataset[o.id_column][r] for r in left_out[:5]) + (", ..." if len(left_out) > 5 else "")
             print(f"  {split.name}: {len(left_out)} question(s) with no answer in their context left out of "
                   f"training ({shown}).")
@@ -192,6 +191,11 @@ class SquadAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
         return None
 
     # -- encoding ---------------------------------------------------------------------------
+    def texts(self, examples):
+        # A passage is read once however many questions it has.
+        return (column_texts(examples, [self.options.question_column])
+                + column_texts(examples, [self.options.context_column], distinct=True))
+
     def encode(self, batch, indices, tokenizer, split):
         o = self.options
         questions = [q.lstrip() for q in batch[o.question_column]]  # leading spaces only waste window room

@@ -326,7 +326,8 @@ def test_unlocated_answers_are_references_only_and_questions_without_one_are_lef
                 {"text": ["a red mat", "under the table"], "answer_start": [-1, -1]},
                 {"text": ["cat"], "answer_start": [4]}]
     assert train.dataset["answers"] == dev.dataset["answers"] == expected
-    assert train.rejected == {1} and dev.rejected == set()
+    # Left out (in either data.bad_rows mode), not rejected: the row is valid, only not trainable.
+    assert train.left_out == {1} and train.rejected == dev.rejected == dev.left_out == set() and train.bad_rows == "error"
     train.drop_rejected()
     assert train.dataset["id"] == ["a", "c"]
     # The training target is the first answer found in the context: "the door", not "the dog".

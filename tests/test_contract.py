@@ -249,6 +249,9 @@ def _loss_of(config):
 
     built = build(config, ["train"])
     adapter, features = built.adapter, built.features["train"]
+    # texts() is what vocab.add_tokens scans: the split's text, as strings, none left out.
+    texts = adapter.texts(built.splits["train"].dataset)
+    assert texts and all(isinstance(t, str) for t in texts) and sum(map(len, texts)) > 10 * len(built.splits["train"].dataset)
     assert len(features) >= 4 and "length" in features.column_names and "example_index" in features.column_names
     collate = batching.collator(built.tokenizer, False, adapter.collator_class)
     rows = batching.batchable(features, adapter.decode_columns)

@@ -302,6 +302,30 @@ def test_score_command_scores_a_predictions_file(qa_data, tmp_path, capsys):
     assert scores["bleu"] == pytest.approx(expected.score, abs=1e-9)
 
 
+def test_chinese_answers_score_with_the_cmrc_metric_and_chinese_bleu(tmp_path, capsys):
+    """cmrc2018_generative: CMRC 2018's character F1 (SQuAD's whitespace F1 would give a partial
+    Chinese answer 0) and BLEU over sacrebleu's zh tokenizer."""
+    import sacrebleu
+
+    from finetune.metrics import cmrc
+
+    golds = {"q0": "眉州眉山", "q1": "北宋", "q2": "文学家"}
+    answers = {"q0": "眉山", "q1": "北宋", "q2": "著名的文学家"}
+    references = tmp_path / "dev.jsonl"
+    references.write_text("".join(json.dumps({"id": q, "question": "？", "context": "。", "answer": a},
+                                             ensure_ascii=False) + "\n" for q, a in golds.items()), encoding="utf-8")
+    path = tmp_path / "predictions.json"
+    path.write_text(json.dumps(answers, ensure_ascii=False), encoding="utf-8")
+    scores = json.loads(_cli(capsys, "score", "cmrc2018_generative", "--predictions", str(path),
+                             "--references", str(references)))
+    # 眉山 in 眉州眉山: LCS 2, P 1, R 1/2 -> 2/3; 北宋 exact; 文学家 in 著名的文学家: P 1/2, R 1 -> 2/3
+    assert scores["f1"] == pytest.approx(100 * (2 / 3 + 1 + 2 / 3) / 3)
+    assert scores["exact_match"] == pytest.approx(100 / 3)
+    assert scores["f1"] == pytest.approx(cmrc.cmrc2018_from_answers({q: [a] for q, a in golds.items()}, answers)["f1"])
+    expected = sacrebleu.corpus_bleu(list(answers.values()), [list(golds.values())], tokenize="zh")
+    assert scores["bleu"] == pytest.approx(expected.score, abs=1e-9)
+
+
 def test_score_command_names_questions_without_an_answer(qa_data, tmp_path, capsys):
     from finetune.cli import main
 

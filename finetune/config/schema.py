@@ -103,6 +103,24 @@ class LoraConfig:
 
 
 @dataclass
+class VocabConfig:
+    """Vocabulary extension: text the tokenizer cannot see (Chinese on an English model) becomes new
+    tokens, with embedding rows that train with the rest."""
+
+    # off: the tokenizer as it is. auto: before training, scan the training split for characters the
+    # tokenizer maps to its unknown token and add those seen at least min_count times. A file path:
+    # the tokens to add, one a line (UTF-8). Byte-level tokenizers (GPT-2, SmolLM2) have no unknown
+    # text: auto adds nothing there, a file still adds its tokens.
+    add_tokens: str = "off"
+    min_count: int = 2  # auto: how often a character must occur in the training text to be added
+    max_tokens: int | None = None  # auto: at most this many, the most frequent first (null: all that qualify)
+    # The new embedding rows: unk copies the unknown token's row (the model starts exactly where it
+    # was, which saw these characters as unknown); mean samples around the mean of all rows
+    # (transformers' mean_resizing). Tokenizers without an unknown token always use mean.
+    init: Literal["unk", "mean"] = "unk"
+
+
+@dataclass
 class SweepConfig:
     """A hyperparameter study with Optuna (`python -m finetune sweep`); `train` ignores this section."""
 
@@ -149,6 +167,7 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
+    vocab: VocabConfig = field(default_factory=VocabConfig)
     reference: ReferenceConfig = field(default_factory=ReferenceConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
     options: Any = None  # the adapter's own dataclass, flattened to top-level keys in YAML

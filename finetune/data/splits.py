@@ -47,6 +47,9 @@ class RawSplit:
     # data.bad_rows=skip: "file, line N: reason" of every row left out, by the reader or an adapter
     skipped: list[str] = field(default_factory=list)
     rejected: set[int] = field(default_factory=set)  # rows of `dataset` an adapter's check refused
+    # Rows that are fine but not for training (CMRC: a question whose answers are all unlocatable);
+    # the adapter that leaves them out says so and counts them.
+    left_out: set[int] = field(default_factory=set)
 
     def where(self, row: int) -> str:
         if self.lines is not None and 0 <= row < len(self.lines):
@@ -62,19 +65,23 @@ class RawSplit:
             self.rejected.add(row)
             self.skipped.append(message)
 
+    def leave_out(self, rows: list[int]) -> None:
+        """Leave these valid rows out (in both data.bad_rows modes), when the others are dropped."""
+        self.left_out.update(rows)
+
     def kept(self, row: int) -> bool:
-        return row not in self.rejected
+        return row not in self.rejected and row not in self.left_out
 
     def drop_rejected(self) -> None:
-        """Leave out the rejected rows, keeping `lines` aligned with the rows that stay."""
-        if not self.rejected:
+        """Leave out the rejected (and left-out) rows, keeping `lines` aligned with the rows that stay."""
+        if not self.rejected and not self.left_out:
             return
-        keep = [row for row in range(len(self.dataset)) if row not in self.rejected]
+        keep = [row for row in range(len(self.dataset)) if self.kept(row)]
         if not keep:
             raise InputError(none_left(self.location, self.skipped))
         self.dataset = self.dataset.select(keep)
         self.lines = [self.lines[row] for row in keep] if self.lines is not None else None
-        self.rejected = set()
+        self.rejected, self.left_out = set(), set()
 
 
 def data_dir(config: DataConfig) -> Path | None:

@@ -11,6 +11,7 @@ import inspect
 import json
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from datasets import Dataset
@@ -20,6 +21,7 @@ from finetune.config.schema import RunConfig
 from finetune.data import splits as data_io
 from finetune.errors import InputError
 from finetune.models import backbones as models
+from finetune.models import vocabulary
 from finetune.run.folder import is_model_folder
 from tasks import registry
 from tasks.base import Adapter
@@ -34,12 +36,14 @@ class Built:
     model_path: str
     splits: dict[str, data_io.RawSplit]
     features: dict[str, Dataset]
+    extension: vocabulary.Extension | None = None  # what vocab.add_tokens added (training only)
 
 
 def encode(adapter: Adapter, split: data_io.RawSplit, tokenizer: Any, config: RunConfig) -> Dataset:
     """Tokenise once; the cache key names everything the features depend on."""
     key = json.dumps(
         [split.dataset._fingerprint, split.name, tokenizer.name_or_path, len(tokenizer), tokenizer.padding_side,
+         sorted(tokenizer.get_added_vocab().items()),  # vocab.add_tokens: which tokens, not only how many
          config.adapter, config.to_dict().get("data", {}).get("max_seq_length"),
          {k: v for k, v in config.to_dict().items() if k not in ("data", "train", "lora", "reference", "sweep", "seeds", "model", "run_name", "seed",
                                                                   "output_dir", "resume", "task")},
@@ -75,6 +79,7 @@ class Prepared:
     trained: bool  # model_path is a model this toolkit trained (its config holds the labels)
     splits: dict[str, data_io.RawSplit]
     features: dict[str, Dataset]
+    extension: vocabulary.Extension | None = None
 
 
 def drop_bad_rows(splits: dict[str, data_io.RawSplit], show: bool) -> None:
@@ -89,9 +94,26 @@ def drop_bad_rows(splits: dict[str, data_io.RawSplit], show: bool) -> None:
                   f"(data.bad_rows=skip); {len(split.dataset)} rows kept.", file=sys.stderr)
 
 
+def extend_vocabulary(config: RunConfig, adapter: Adapter, tokenizer: Any, splits: dict[str, data_io.RawSplit],
+                      resume_from: Path | None, show: bool) -> vocabulary.Extension:
+    """vocab.add_tokens before encoding. A resumed run takes the tokens its checkpoint's tokenizer
+    holds, so that its embedding matrix fits, whatever the data or the file say now."""
+    resumed = None
+    if resume_from is not None:
+        saved = vocabulary.tokens_in(resume_from, len(tokenizer))
+        if saved is not None:
+            resumed = (f"{config.vocab.add_tokens}, as in {resume_from.name}", saved)
+    texts = {name: adapter.texts(split.dataset) for name, split in splits.items()}
+    extension = vocabulary.extend(config.vocab, tokenizer, texts, resumed)
+    if show:
+        print(extension.describe())
+    return extension
+
+
 def prepare(config: RunConfig, split_names: list[str], accelerator: Any = None, model_path: str | None = None,
-            given_splits: dict[str, data_io.RawSplit] | None = None) -> Prepared:
-    """Read and check the splits, and encode them: every input error shows up here, before a model loads."""
+            given_splits: dict[str, data_io.RawSplit] | None = None, resume_from: Path | None = None) -> Prepared:
+    """Read and check the splits, and encode them: every input error shows up here, before a model loads.
+    Training (a train split asked for) extends the vocabulary first when vocab.add_tokens says so."""
     adapter = registry.get(config)
     path = model_path or models.resolve(config.model)
     first = accelerator.main_process_first() if accelerator is not None else contextlib.nullcontext()
@@ -107,22 +129,28 @@ def prepare(config: RunConfig, split_names: list[str], accelerator: Any = None, 
         trained = is_model_folder(path)
         trained_config = AutoConfig.from_pretrained(path, trust_remote_code=config.trust_remote_code) if trained else None
         adapter.setup_labels(splits, trained_config)
-        drop_bad_rows(splits, show=accelerator is None or accelerator.is_main_process)
+        show = accelerator is None or accelerator.is_main_process
+        drop_bad_rows(splits, show)
+        extension = None
+        if "train" in split_names and "train" in splits and config.vocab.add_tokens != "off":
+            extension = extend_vocabulary(config, adapter, tokenizer, splits, resume_from, show)
         features = {name: encode(adapter, split, tokenizer, config) for name, split in splits.items()}
-    return Prepared(adapter, tokenizer, path, trained, splits, features)
+    return Prepared(adapter, tokenizer, path, trained, splits, features, extension)
 
 
 def build(config: RunConfig, split_names: list[str], accelerator: Any = None, model_path: str | None = None,
-          given_splits: dict[str, data_io.RawSplit] | None = None) -> Built:
+          given_splits: dict[str, data_io.RawSplit] | None = None, resume_from: Path | None = None) -> Built:
     """The pieces of a run; `given_splits` (texts typed on the command line) replace configured ones."""
-    data = prepare(config, split_names, accelerator, model_path, given_splits)
+    data = prepare(config, split_names, accelerator, model_path, given_splits, resume_from)
     adapter, path = data.adapter, data.model_path
     model = models.load_model(
         adapter.model_class, path, data.tokenizer, config.trust_remote_code,
         **({} if data.trained else adapter.model_kwargs())
     )
+    if data.extension is not None:
+        vocabulary.resize(model, data.extension, data.tokenizer)
     positions = getattr(model.config, "max_position_embeddings", None)
     if positions and config.data.max_seq_length > positions:
         raise InputError(f"data.max_seq_length={config.data.max_seq_length} is longer than the {positions} positions "
                          f"{path} knows. Set data.max_seq_length={positions} or less.")
-    return Built(config, adapter, data.tokenizer, model, path, data.splits, data.features)
+    return Built(config, adapter, data.tokenizer, model, path, data.splits, data.features, data.extension)

@@ -50,11 +50,15 @@ class Trainer:
         self.main = self.accelerator.is_main_process
         set_seed(config.seed)  # before the model: a new head's initial weights depend on it
         eval_names = data_io.eval_split_names(config.data)
-        self.built: Built = build(config, ["train", *eval_names], self.accelerator)
+        self.built: Built = build(config, ["train", *eval_names], self.accelerator, resume_from=self.resume_from)
         if "train" not in self.built.splits:
             raise InputError(f"{config.task}: no training data; set data.train to a file (or a hub split).")
         self.adapter = self.built.adapter
         if config.lora.enabled:
+            if self.built.extension is not None and self.built.extension.added:
+                raise InputError(f"vocab.add_tokens={config.vocab.add_tokens} added {len(self.built.extension.added)} tokens, "
+                                 f"whose new embedding rows LoRA would leave frozen at their first values. Train every "
+                                 f"weight (lora.enabled=false), or keep the vocabulary (vocab.add_tokens=off).")
             self.built.model = lora.apply(self.built.model, config.lora, self.adapter.model_class, config.task)
         self.log = RunLog(run_dir.log, self.main)
         self.saver = RunSaver(self.accelerator, run_dir, config, self.built.tokenizer)
@@ -335,7 +339,8 @@ class Trainer:
             best_step=pos.best_step, steps=pos.global_step, epochs_completed=pos.epoch,
             train_examples=len(self.built.splits["train"].dataset), train_seconds=round(pos.train_seconds, 1),
             processes=self.accelerator.num_processes, skipped_steps=pos.skipped_steps,
-            skipped_rows={name: len(getattr(s, "skipped", [])) for name, s in self.built.splits.items()})
+            skipped_rows={name: len(getattr(s, "skipped", [])) for name, s in self.built.splits.items()},
+            **({"vocabulary": self.built.extension.record()} if self.built.extension else {}))
         if self.main:
             self.run.metrics.write_text(json.dumps(summary, indent=1))
             plot_curves(self.log, self.adapter.primary_metric, self.run.curves)

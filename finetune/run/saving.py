@@ -84,6 +84,8 @@ class RunSaver:
             written = not self._any_process(error is not None)
             if self.main and written:
                 try:
+                    # The tokenizer too: vocab.add_tokens may have extended it, and a resume must get the same one.
+                    self.tokenizer.save_pretrained(tmp)
                     fault_injection.during_save(name, "files")
                     # Last: a folder without the state (or whose files differ from its list) is not a checkpoint.
                     checkpoint.write_state(tmp, state)

@@ -29,6 +29,31 @@ def _threshold_line(config: dict) -> str:
             f"best on dev (stored in `{RUN_CONFIG_NAME}` as `null_threshold`).")
 
 
+def _vocabulary_section(config: dict, summary: dict) -> str:
+    """What vocab.add_tokens did, from the run's metrics.json (absent: the tokenizer is the base model's)."""
+    record = summary.get("vocabulary")
+    if not record:
+        return ""
+    shares = ", ".join(f"{name} {before['unknown_share']:.1%} -> {record['unknown_after'][name]['unknown_share']:.1%}"
+                       for name, before in record["unknown_before"].items())
+    source = config.get("vocab", {}).get("add_tokens")
+    if not record["added"]:
+        return f"\n\n## Vocabulary\n\n`vocab.add_tokens={source}` added no token: {record.get('note', '')}\n"
+    init = "a copy of the unknown token's row" if record["init"] == "unk" else "transformers' mean resizing"
+    first = record["first_added"]
+    examples = first if isinstance(first, str) else " ".join(first)
+    sizes = f"{record['vocabulary_before']} -> {record['vocabulary_after']}"
+    return f"""
+
+## Vocabulary
+
+`vocab.add_tokens={source}`: **{record['added']} tokens added** to the base tokenizer ({sizes}), e.g. {examples};
+their embedding rows started as {init} and trained with the rest. Share of the text (non-space characters)
+inside the unknown token, before -> after: {shares}. The tokenizer in this folder holds the added tokens:
+`AutoTokenizer.from_pretrained` loads it as it is.
+"""
+
+
 def _card(config: dict, summary: dict, adapter, folder: Path, folder_name: str) -> str:
     serving = adapter if isinstance(adapter, ModelCard) else ModelCard()
     pipeline_task = serving.pipeline_task
@@ -79,7 +104,7 @@ Best checkpoint (step {summary.get('best_step')} of {summary.get('steps')}); pri
 ## Training
 
 {hyper}; seed={config.get('seed')}; max_seq_length={config.get('data', {}).get('max_seq_length')};
-training took {summary.get('train_seconds')} s. The full resolved config is in `{RUN_CONFIG_NAME}`.{_threshold_line(config)}
+training took {summary.get('train_seconds')} s. The full resolved config is in `{RUN_CONFIG_NAME}`.{_threshold_line(config)}{_vocabulary_section(config, summary)}
 
 ## Use
 
