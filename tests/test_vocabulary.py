@@ -282,3 +282,44 @@ def test_resume_after_a_kill_keeps_the_vocabulary_and_equals_a_whole_run(zh_runs
 def test_lora_with_new_tokens_is_refused(zh_bert, zh_ner, tmp_path):
     result = run_cli("train", "resume_ner", *_args(zh_ner, zh_bert, tmp_path, lora__enabled="true"))
     assert result.returncode == 2 and "lora.enabled=false" in result.stderr and "Traceback" not in result.stderr
+
+
+# -- initialisation and learning rate of the new rows --------------------------------------------------
+@pytest.mark.parametrize("init", ["unk", "mean", "random"])
+def test_new_rows_are_initialised_as_asked(init, zh_bert):
+    from transformers import AutoModelForTokenClassification
+
+    tokenizer = _tokenizer()
+    model = AutoModelForTokenClassification.from_pretrained(zh_bert, num_labels=3)
+    old = model.get_input_embeddings().weight.detach().clone()
+    torch.manual_seed(0)
+    extension = vocabulary.extend(VocabConfig(add_tokens="auto", min_count=1, init=init), tokenizer, {"train": ["王伟京沪"]})
+    vocabulary.resize(model, extension, tokenizer)
+    rows = model.get_input_embeddings().weight.detach()
+    assert rows.shape == (len(BASE) + 4, old.shape[1]) and torch.equal(rows[:len(BASE)], old)
+    new = rows[len(BASE):]
+    if init == "unk":
+        assert torch.equal(new, old[1].expand_as(new))
+    elif init == "mean":  # transformers' mean_resizing: all near the mean of the old rows
+        assert (new - old.mean(0)).abs().max() < 1e-3
+    else:  # drawn like the old rows: apart from each other, as far from the mean as old rows are
+        assert torch.cdist(new, new).fill_diagonal_(1.0).min() > 0.1
+        spread = (old - old.mean(0)).norm(dim=1).mean()
+        assert 0.3 * spread < (new - old.mean(0)).norm(dim=1).mean() < 3 * spread
+
+
+def test_embedding_lr_gives_the_embedding_matrix_its_own_rate(zh_bert):
+    from transformers import AutoModelForTokenClassification
+
+    from finetune.config.schema import TrainConfig
+    from finetune.engine import optim
+
+    model = AutoModelForTokenClassification.from_pretrained(zh_bert, num_labels=3)
+    embeddings = model.get_input_embeddings().weight
+    plain = optim.optimizer(model, TrainConfig(lr=1e-4), fused=False)
+    assert [g["lr"] for g in plain.param_groups] == [1e-4, 1e-4]
+    split = optim.optimizer(model, TrainConfig(lr=1e-4, embedding_lr=1e-2), fused=False)
+    rates = {id(p): g["lr"] for g in split.param_groups for p in g["params"]}
+    assert len(rates) == sum(1 for p in model.parameters() if p.requires_grad)  # each parameter in one group
+    assert rates.pop(id(embeddings)) == 1e-2 and set(rates.values()) == {1e-4}
+    assert optim.schedule(split, TrainConfig(lr=1e-4, embedding_lr=1e-2, warmup_steps=0), 10).get_last_lr()[-1] == 1e-2

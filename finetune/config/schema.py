@@ -60,6 +60,9 @@ class TrainConfig:
     batch_size: int = 32  # the global batch: split across processes under `accelerate launch`
     eval_batch_size: int | None = None  # default: 2 x batch_size
     lr: float = 2e-5  # AdamW's peak learning rate, reached after warm-up
+    # The input embedding matrix's peak learning rate (null: train.lr). Rows that vocab.add_tokens
+    # added start far from where they must go; a higher rate here lets them get there in a few epochs.
+    embedding_lr: float | None = None
     weight_decay: float = 0.01  # AdamW's decoupled weight decay; biases and norm weights get none
     warmup_ratio: float = 0.0  # the fraction of optimizer steps that warm the learning rate up from 0
     warmup_steps: int | None = None  # overrides warmup_ratio when set
@@ -115,9 +118,11 @@ class VocabConfig:
     min_count: int = 2  # auto: how often a character must occur in the training text to be added
     max_tokens: int | None = None  # auto: at most this many, the most frequent first (null: all that qualify)
     # The new embedding rows: unk copies the unknown token's row (the model starts exactly where it
-    # was, which saw these characters as unknown); mean samples around the mean of all rows
-    # (transformers' mean_resizing). Tokenizers without an unknown token always use mean.
-    init: Literal["unk", "mean"] = "unk"
+    # was, which saw these characters as unknown); mean: transformers' mean_resizing (all rows near
+    # the mean of the old ones); random: drawn from the old rows' distribution (their mean and
+    # covariance), so that new tokens are told apart from the first step. Tokenizers without an
+    # unknown token use mean for unk.
+    init: Literal["unk", "mean", "random"] = "unk"
 
 
 @dataclass

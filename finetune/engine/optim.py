@@ -18,10 +18,19 @@ NO_DECAY_PATTERNS = [r"bias", r"layernorm", r"rmsnorm", r"(?:^|\.)norm(?:$|\.)",
 def optimizer(model: nn.Module, train: TrainConfig, fused: bool) -> torch.optim.AdamW:
     decay = set(get_parameter_names(model, [nn.LayerNorm], NO_DECAY_PATTERNS))
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    # train.embedding_lr: the input embedding matrix in groups of its own (by identity: a tied
+    # output matrix is the same tensor and goes with it).
+    embeddings = model.get_input_embeddings() if train.embedding_lr is not None else None
+    special = {id(embeddings.weight)} if embeddings is not None else set()
+    rest = [(n, p) for n, p in params if id(p) not in special]
     groups = [
-        {"params": [p for n, p in params if n in decay], "weight_decay": train.weight_decay},
-        {"params": [p for n, p in params if n not in decay], "weight_decay": 0.0},
+        {"params": [p for n, p in rest if n in decay], "weight_decay": train.weight_decay},
+        {"params": [p for n, p in rest if n not in decay], "weight_decay": 0.0},
     ]
+    for n, p in params:
+        if id(p) in special:
+            groups.append({"params": [p], "weight_decay": train.weight_decay if n in decay else 0.0,
+                           "lr": train.embedding_lr})
     return torch.optim.AdamW(groups, lr=train.lr, fused=fused)
 
 

@@ -221,19 +221,37 @@ def extend(settings: VocabConfig, tokenizer: Any, texts: dict[str, list[str]],
         note = "every token of the list is in the vocabulary already."
     tokenizer.add_tokens([_added_token(tokenizer, t) for t in new])
     after = {name: coverage(tokenizer, split_texts) for name, split_texts in texts.items()} if new else before
-    init = settings.init if _unk_id(tokenizer) is not None else "mean"
+    init = "mean" if settings.init == "unk" and _unk_id(tokenizer) is None else settings.init
     return Extension(source, new, size_before, len(tokenizer), init, before, after, note)
+
+
+def _draw_like(rows: torch.Tensor, n: int) -> torch.Tensor:
+    """n rows drawn from a normal distribution with the mean and covariance of `rows` (a small
+    jitter keeps the covariance positive definite); torch's generator, so the run's seed decides."""
+    old = rows.detach().float()
+    mean = old.mean(0)
+    centred = old - mean
+    covariance = centred.T @ centred / max(old.shape[0] - 1, 1)
+    covariance += 1e-6 * torch.eye(old.shape[1])
+    draw = torch.distributions.MultivariateNormal(mean, covariance_matrix=covariance).sample((n,))
+    return draw.to(rows.dtype)
 
 
 def resize(model: Any, extension: Extension, tokenizer: Any) -> None:
     """Embedding rows for the added tokens. init=unk: a copy of the unknown token's row, so the model
     starts exactly where it was on text where these characters were unknown; mean: transformers'
-    mean_resizing (rows drawn around the mean of the old rows)."""
+    mean_resizing (rows drawn around the mean of the old rows); random: drawn like the old rows."""
     if not extension.added:
         return
     # A model whose embedding matrix is padded beyond its tokenizer has rows for the first few already.
     if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
         model.resize_token_embeddings(len(tokenizer), mean_resizing=extension.init == "mean")
+    if extension.init == "random":
+        first, last = extension.size_before, extension.size_after
+        with torch.no_grad():
+            for embeddings in (model.get_input_embeddings(), model.get_output_embeddings()):
+                if embeddings is not None and embeddings.weight.shape[0] >= last:
+                    embeddings.weight[first:last] = _draw_like(embeddings.weight[:first], last - first)
     if extension.init == "unk":
         unk, first, last = tokenizer.unk_token_id, extension.size_before, extension.size_after
         with torch.no_grad():

@@ -39,7 +39,8 @@ def _vocabulary_section(config: dict, summary: dict) -> str:
     source = config.get("vocab", {}).get("add_tokens")
     if not record["added"]:
         return f"\n\n## Vocabulary\n\n`vocab.add_tokens={source}` added no token: {record.get('note', '')}\n"
-    init = "a copy of the unknown token's row" if record["init"] == "unk" else "transformers' mean resizing"
+    init = {"unk": "a copy of the unknown token's row", "mean": "transformers' mean resizing",
+            "random": "draws from the distribution of the old rows"}[record["init"]]
     first = record["first_added"]
     examples = first if isinstance(first, str) else " ".join(first)
     sizes = f"{record['vocabulary_before']} -> {record['vocabulary_after']}"
