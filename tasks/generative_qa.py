@@ -302,7 +302,9 @@ class GenerativeQAAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard)
             if token < 0 or token in stops:
                 break
             kept.append(int(token))
-        return self.tokenizer.decode(kept, skip_special_tokens=True).strip()
+        # An answer cut by max_new_tokens can end inside a character that a byte-level tokenizer
+        # spells in several tokens (Chinese: 3 bytes): that half character decodes to U+FFFD.
+        return self.tokenizer.decode(kept, skip_special_tokens=True).rstrip("\ufffd").strip()
 
     def decode(self, examples, features, outputs):
         texts = {index: self._text(tokens) for index, tokens in zip(features["example_index"], outputs["generated"])}

@@ -15,6 +15,7 @@ from conftest import run_cli
 from finetune.engine.build import build
 from finetune.errors import InputError
 from finetune.models import lora
+from tasks import registry
 from tasks.registry import load_config
 
 PAIRS = [("France", "Paris"), ("Italy", "Rome"), ("Spain", "Madrid"), ("Peru", "Lima"), ("Chile", "Santiago"),
@@ -397,3 +398,19 @@ def test_lora_run_saves_plain_merged_weights_and_resumes_exactly_after_a_kill(mo
     losses = [[r["loss"] for r in map(json.loads, (p / "lora" / "log.jsonl").read_text().splitlines()) if "loss" in r]
               for p in (tmp_path / "whole", tmp_path / "cut")]
     assert len(losses[0]) == 6 and losses[1] == pytest.approx(losses[0], abs=1e-6)
+
+
+def test_an_answer_cut_inside_a_chinese_character_drops_the_half_character():
+    """Byte-level tokenizers spell a Chinese character in several tokens; max_new_tokens can stop
+    between them, and the half character must not reach the answer as U+FFFD."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    backend = ByteLevelBPETokenizer()
+    backend.train_from_iterator(["the cat"] * 5, vocab_size=260, min_frequency=1, special_tokens=["<eos>"])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend._tokenizer, eos_token="<eos>", pad_token="<eos>")
+    adapter = registry.get(load_config("cmrc2018_generative", []))
+    adapter.tokenizer = tokenizer
+    ids = tokenizer("眉山", add_special_tokens=False)["input_ids"]
+    assert len(ids) == 6  # 3 bytes a character, none merged
+    assert adapter._text(ids) == "眉山" and adapter._text(ids[:5]) == "眉" and adapter._text(ids[:3]) == "眉"
