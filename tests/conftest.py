@@ -47,11 +47,12 @@ def write_tsv(path: Path, header: list[str], rows: list[tuple]) -> Path:
     return path
 
 
-def _bert(folder: Path, dropout: float) -> Path:
+def make_bert(folder: Path, dropout: float, vocab: list[str] | None = None) -> Path:
+    """A 2-layer BERT (hidden 32) with a WordPiece vocabulary of `vocab` (default: the sentiment words)."""
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     folder.mkdir(parents=True)
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS + ["hi", "said", "he", "greeted", "us", "."]
+    vocab = vocab or ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS + ["hi", "said", "he", "greeted", "us", "."]
     tokenizer = BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)}, do_lower_case=True)
     config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=64, max_position_embeddings=64, hidden_dropout_prob=dropout,
@@ -101,13 +102,13 @@ def _decoder(folder: Path, kind: str) -> Path:
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory) -> Path:
     """A 2-layer BERT without dropout: runs are exactly comparable across batchings and processes."""
-    return _bert(tmp_path_factory.mktemp("models") / "bert", dropout=0.0)
+    return make_bert(tmp_path_factory.mktemp("models") / "bert", dropout=0.0)
 
 
 @pytest.fixture(scope="session")
 def tiny_bert_dropout(tmp_path_factory) -> Path:
     """With dropout, so that resuming must restore the random state to match."""
-    return _bert(tmp_path_factory.mktemp("models") / "bert-dropout", dropout=0.1)
+    return make_bert(tmp_path_factory.mktemp("models") / "bert-dropout", dropout=0.1)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from finetune.errors import InputError
 from finetune.models import vocabulary
 from tasks import registry
 from tasks.registry import load_config
-from tests.conftest import run_cli
+from tests.conftest import make_bert, run_cli
 
 BASE = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "苏", "是", "人", "，", "。", "？", "the", "a"]
 # Chinese NER where the base vocabulary knows none of the characters that matter: surnames and
@@ -60,18 +60,7 @@ def _write_conll(path: Path, rows) -> Path:
 
 @pytest.fixture(scope="module")
 def zh_bert(tmp_path_factory) -> Path:
-    from transformers import BertConfig, BertModel
-
-    folder = tmp_path_factory.mktemp("models") / "zh-bert"
-    folder.mkdir()
-    tokenizer = _tokenizer()
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64, hidden_dropout_prob=0.0,
-                        attention_probs_dropout_prob=0.0)
-    BertModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return make_bert(tmp_path_factory.mktemp("models") / "zh-bert", dropout=0.0, vocab=BASE)
 
 
 @pytest.fixture(scope="module")
