@@ -21,6 +21,7 @@ help:
 	@echo "make test                                                     the test suite"
 	@echo "make install                                                  only create .venv and install"
 	@echo "make docs                                                     regenerate the key tables of docs/configuration.md"
+	@echo "make clean                                                    remove .venv and the test cache (runs/ is kept)"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -26,6 +26,9 @@ class ClassificationOptions:
     text_pair_column: str | None = None  # set for sentence-pair tasks
     label_column: str = "label"  # the gold label (a test file may lack it)
     labels: list[str] | None = None  # label strings in id order; default: sorted labels of the train split
+    # What each label means, in the order of `labels` (SST-2: negative, positive for "0", "1"): the
+    # exported model's id2label, `predict --text` and the model card show these; files keep `labels`.
+    label_names: list[str] | None = None
     regression: bool = False  # one output scored by mean squared error (STS-B)
     # accuracy, f1, matthews, pearson, spearman; with two or more, `combined` is their mean (GLUE's MRPC, QQP, STS-B)
     metrics: list[str] = field(default_factory=lambda: ["accuracy"])
@@ -59,6 +62,8 @@ class ClassificationAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCar
             raise InputError(f"config key 'primary_metric': '{o.primary_metric}' is not one of {', '.join(valid_primary)}.")
         self.primary_metric = o.primary_metric
         self.labels: list[str] | None = list(o.labels) if o.labels else None
+        if o.label_names is not None and o.labels and len(o.label_names) != len(o.labels):
+            self._refuse_label_names(o.labels)
 
     # -- labels -----------------------------------------------------------------------------
     def _text_columns(self) -> list[str]:
@@ -77,6 +82,8 @@ class ClassificationAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCar
     def setup_labels(self, splits: dict[str, RawSplit], trained_config=None) -> None:
         if trained_config is not None and not self.options.regression:
             self.labels = [trained_config.id2label[i] for i in range(trained_config.num_labels)]
+            if self.labels == self.options.label_names:  # the model speaks in names; files in labels
+                self.labels = list(self.options.labels)
         labelled = {}
         for name, split in splits.items():
             is_test = is_test_split(self.config.data, name)
@@ -96,12 +103,19 @@ class ClassificationAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCar
             self.labels = sorted({v for row, v in enumerate(values) if v is not None and train.kept(row)})
         if self.labels is None:
             raise InputError("config key 'labels' is not set and there is no train split to take them from; set labels=[...].")
+        if self.options.label_names is not None and len(self.options.label_names) != len(self.labels):
+            self._refuse_label_names(self.labels)
         allowed = set(self.labels)
         for split, values in labelled.values():
             for row, value in enumerate(values):
                 if value not in allowed:
                     split.reject(row, f"{split.where(row)}: label '{value}' is not one of the labels {self.labels}. "
                                       f"Fix the row, or add it to the config key 'labels'.")
+
+    def _refuse_label_names(self, labels: list[str]) -> None:
+        raise InputError(f"config key 'label_names': {self.options.label_names} must name each label of {labels} "
+                         f"(the config key 'labels', or those of the training data), one name a label in the same "
+                         f"order; or set label_names=null.")
 
     def _check_columns(self, split: RawSplit, is_test: bool) -> None:
         o = self.options
@@ -116,10 +130,11 @@ class ClassificationAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCar
     def model_kwargs(self) -> dict:
         if self.options.regression:
             return {"num_labels": 1, "problem_type": "regression"}
+        names = self.options.label_names or self.labels
         return {
             "num_labels": len(self.labels),
-            "id2label": dict(enumerate(self.labels)),
-            "label2id": {label: i for i, label in enumerate(self.labels)},
+            "id2label": dict(enumerate(names)),
+            "label2id": {name: i for i, name in enumerate(names)},
             "problem_type": "single_label_classification",
         }
 
@@ -175,7 +190,18 @@ class ClassificationAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCar
         return self.options.label_column in examples.column_names and not is_test_split(self.config.data, split)
 
     def show(self, examples, predictions):
-        return [f"{p}\t{t}" for p, t in zip(predictions, examples[self.options.text_column])]
+        names = dict(zip(self.labels or [], self.options.label_names or self.labels or []))
+        return [f"{names.get(p, p)}\t{t}" for p, t in zip(predictions, examples[self.options.text_column])]
+
+    def card_usage(self, folder: Path, name: str) -> str:
+        """The pipeline call with an input of the task's shape: a pair task takes text and text_pair;
+        regression reads the raw output (no softmax)."""
+        o = self.options
+        extra = ', function_to_apply="none"' if o.regression else ""
+        example = ('{"text": "A man is playing a guitar.", "text_pair": "Someone plays an instrument."}'
+                   if o.text_pair_column else '"A gripping, beautifully acted film."')
+        return (f'from transformers import pipeline\npipe = pipeline("text-classification", model="{name}"{extra})\n'
+                f'print(pipe({example}))')
 
     def examples_from_flags(self, flags):
         texts, pairs = flags.get("text") or [], flags.get("text_pair") or []

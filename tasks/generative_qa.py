@@ -171,6 +171,38 @@ class GenerativeQAAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard)
                 raise InputError(f"{split.location}: no column '{wanted}' with the gold answers "
                                  f"(columns: {', '.join(columns)}).")
             split.dataset = self._with_gold(split, answers)
+            if name == "train":
+                self._leave_out_unfitting(split)
+
+    def _answer_ids(self, golds: list[list[str]]) -> list[list[int]]:
+        """The target of each example: its first answer (after a plain prompt's "Answer:", with the
+        space generation writes), then end-of-sequence."""
+        texts = [g[0].strip() if self.chat else " " + g[0].strip() for g in golds]
+        return [ids + [self.tokenizer.eos_token_id] for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+    def _leave_out_unfitting(self, split: RawSplit) -> None:
+        """Training examples whose question and answer alone exceed data.max_seq_length (CMRC's trial
+        set has a 435-character answer: about 760 SmolLM2 tokens) cannot be trained on whole: a cut
+        answer would teach the model to stop early. They are left out, counted and named."""
+        o, limit = self.options, self.config.data.max_seq_length
+        rows = [row for row in range(len(split.dataset)) if split.kept(row)]
+        if not rows or self.tokenizer is None:
+            return
+        golds = split.dataset.select(rows)[GOLD]
+        questions = [q.strip() for q in split.dataset.select(rows)[o.question_column]]
+        answers = self._answer_ids(golds)
+        bare = self._tokenize([self.render(q, None) for q in questions])  # the prompt with the context cut away
+        unfitting = [row for row, prompt, answer in zip(rows, bare, answers) if len(prompt) + len(answer) > limit]
+        if len(unfitting) == len(rows):
+            raise InputError(f"{split.where(rows[0])}: question id {split.dataset[o.id_column][rows[0]]} (train): the "
+                             f"question and its answer alone take more than data.max_seq_length={limit} tokens, as do "
+                             f"all {len(rows)} training questions; raise data.max_seq_length.")
+        if unfitting:
+            split.leave_out(unfitting)
+            ids = split.dataset.select(unfitting[:5])[o.id_column]
+            print(f"  {split.name}: {len(unfitting)} question(s) whose question and answer alone take more than "
+                  f"data.max_seq_length={limit} tokens left out of training ({', '.join(ids)}"
+                  f"{', ...' if len(unfitting) > 5 else ''}).")
 
     def _with_gold(self, split: RawSplit, column: str) -> Dataset:
         """Every example's gold texts (checked) and where the first one sits in its context."""
@@ -244,10 +276,8 @@ class GenerativeQAAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard)
         questions = [q.strip() for q in batch[o.question_column]]
         contexts = [(c or "").strip() or None for c in batch.get(o.context_column) or [None] * len(indices)]
         prompts = self._tokenize([self.render(q, c) for q, c in zip(questions, contexts)])
-        if training:  # the answer after a plain prompt's "Answer:" starts with a space, as generation writes it
-            answers = tokenizer([g[0].strip() if self.chat else " " + g[0].strip() for g in batch[GOLD]],
-                                add_special_tokens=False)["input_ids"]
-            answers = [ids + [tokenizer.eos_token_id] for ids in answers]
+        if training:
+            answers = self._answer_ids(batch[GOLD])
             starts = batch[ANSWER_START]
         else:
             answers, starts = [[] for _ in indices], [-1] * len(indices)

@@ -16,6 +16,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Tests never ask the hub: with data.source=auto a run would probe it (finetune/data/hub.py). The
+# hub paths are tested with a patched probe and loader (test_data.py).
+os.environ["HF_HUB_OFFLINE"] = "1"
+
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # `make test` runs a pytest worker a core (pytest-xdist, -n auto): one thread each (and in the
     # runs they start), as workers of several threads each would fight over the cores.

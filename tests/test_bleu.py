@@ -1,7 +1,6 @@
-"""finetune.metrics.bleu checked against hand-worked values and sacrebleu itself.
-
-sacrebleu (2.5.1) is the oracle and a test-only dependency: its corpus_bleu with defaults, called with
-reference streams (see to_streams), and its Tokenizer13a / TokenizerZh for the tokenizers.
+"""finetune.metrics.bleu: sacrebleu's corpus_bleu behind per-hypothesis reference lists, checked on
+hand-worked values (so a wrong call of sacrebleu shows) and against sacrebleu called with reference
+streams built here independently (to_streams).
 """
 
 from __future__ import annotations
@@ -13,12 +12,8 @@ import pytest
 import sacrebleu
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
-from sacrebleu.tokenizers.tokenizer_zh import TokenizerZh
 
-from finetune.metrics.bleu import TOKENIZERS, Bleu, corpus_bleu, tokenize
-
-SACRE_TOKENIZERS = {"13a": Tokenizer13a(), "zh": TokenizerZh()}
+from finetune.metrics.bleu import TOKENIZERS, Bleu, corpus_bleu
 
 
 def to_streams(references: list[list[str]]) -> list[list[str | None]]:
@@ -136,57 +131,22 @@ def test_bad_reference_lists_raise():
 
 
 def test_unknown_tokenizer_names_the_valid_ones():
-    for call in (lambda: tokenize("a", "intl"), lambda: corpus_bleu(["a"], [["a"]], tokenize="intl")):
-        with pytest.raises(ValueError, match="'intl'.*13a, zh, none"):
-            call()
+    with pytest.raises(ValueError, match="'intl'.*13a, zh, none"):
+        corpus_bleu(["a"], [["a"]], tokenize="intl")
     assert TOKENIZERS == ("13a", "zh", "none")
 
 
-# Tokenizers.
+# Tokenizers: the one asked for is the one used.
 
-TEXTS_13A = [
-    "Hello, world! How are you?", "It costs $1,000.50 (approx.) or 3.14e5.", "1,000 vs 1.000 vs .5 vs 5. end",
-    "well-known 1990-2000 a--b x-1 -5", '"double" \'single\' `back`', "e.g., U.S. a.b.c. ...",
-    "&quot;hi&quot; &amp; &lt;tag&gt; &amp;quot; &amp;lt; &#39;", "<skipped> text<skipped>", "line-\nbreak\nnext",
-    "tabs\tand\u00a0nbsp  and   spaces ", "{braces} [brackets] ~tilde^ @at #hash %pct *star+ =eq |pipe \\ /",
-    "don't it's l'homme", "5,", ",5", "a.5 5.a", "", "   ",
-]
-TEXTS_ZH = [
-    "我爱北京天安门。", "GPT-4模型在2023年发布，价格$20.5。", "（全角括号）ＡＢＣ１２３！", "光荣和ω-force",
-    "—破折号“引号”…省略", "𠀀𠀁 beyond the BMP", "Python3.11版本, 1,000元", "  空格  前后 ", "a,b.c 1.5",
-    "&quot;不转义&quot; <skipped>", "㐀䶵 鿻 豈 ⺀ 〇 ㄅ ㆠ ︐ ︰ ☀ ✀ ㈀ ㌀ ⼀ ⿰", "‘单’ → ∑ ⊕ ⓐ ─ ■ ★",
-]
-
-
-@pytest.mark.parametrize("text", TEXTS_13A)
-def test_13a_tokenizer_equals_sacrebleu(text):
-    assert tokenize(text, "13a") == Tokenizer13a()(text)
-
-
-@pytest.mark.parametrize("text", TEXTS_ZH)
-def test_zh_tokenizer_equals_sacrebleu(text):
-    assert tokenize(text, "zh") == TokenizerZh()(text)
-
-
-def test_tokenizers_by_hand():
-    assert tokenize("Hello, world!") == "Hello , world !"
-    assert tokenize("$1,000.50 in 1990-2000") == "$ 1,000.50 in 1990 - 2000"
-    assert tokenize("&amp;lt; &amp;quot;") == "< & quot ;"  # unescaped in sequence, &quot; first
-    assert tokenize("end-\n") == "end"  # but corpus_bleu right-strips first, which keeps the dash
-    assert tokenize("我爱Python3.11。", "zh") == "我 爱 Python3.11 。"
-    # sacrebleu's range quirk: general punctuation counts as Chinese, Extension B does not.
-    assert tokenize("a—b“c", "zh") == "a — b “ c"
-    assert tokenize("𠀀𠀁", "zh") == "𠀀𠀁"
-    assert tokenize(" a,b \n", "none") == " a,b \n"
-
-
-def test_zh_chinese_character_ranges_equal_sacrebleu():
-    # Every code point up to U+2FFFF (BMP, Extension B and the Compatibility Supplement) and a few
-    # beyond, each between letters so that a split shows; in chunks to locate a difference.
-    points = [*range(0x30000), 0xE0001, 0x10FFFF]
-    for start in range(0, len(points), 4096):
-        text = " ".join(f"x{chr(c)}x" for c in points[start:start + 4096])
-        assert tokenize(text, "zh") == TokenizerZh()(text), f"chunk from U+{points[start]:04X}"
+def test_zh_scores_chinese_characters_one_by_one():
+    # 13a sees one word each (no bigram even); zh sees 7 characters, one of them changed (北 for 南):
+    # unigrams 6/7, bigrams 4/6, trigrams 2/5, 4-grams 1/4 (京天安门).
+    hyp, ref = "我爱北京天安门", "我爱南京天安门"
+    assert corpus_bleu([hyp], [[ref]], tokenize="13a").totals == [1, 0, 0, 0]
+    zh = corpus_bleu([hyp], [[ref]], tokenize="zh")
+    assert (zh.counts, zh.totals) == ([6, 4, 2, 1], [7, 6, 5, 4])
+    assert corpus_bleu(["a,b"], [["a,b"]], tokenize="none").totals == [1, 0, 0, 0]  # "none": split on spaces only
+    assert corpus_bleu(["a,b"], [["a,b"]], tokenize="13a").totals == [3, 2, 1, 0]
 
 
 # Property-based: random corpora against sacrebleu.
@@ -210,17 +170,10 @@ def segments(draw) -> tuple[str, list[str]]:
 
 
 @pytest.mark.parametrize("tok", TOKENIZERS)
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(corpus=st.lists(segments(), min_size=1, max_size=6))
 def test_random_corpora_equal_sacrebleu(tok, corpus):
     assert_same_as_sacrebleu([hyp for hyp, _ in corpus], [refs for _, refs in corpus], tok)
-
-
-@pytest.mark.parametrize("tok", ["13a", "zh"])
-@settings(max_examples=200, deadline=None)
-@given(text=st.text(max_size=40) | words.map("".join))
-def test_random_text_tokenizes_as_sacrebleu(tok, text):
-    assert tokenize(text, tok) == SACRE_TOKENIZERS[tok](text)
 
 
 # Real data.

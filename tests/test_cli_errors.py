@@ -87,6 +87,11 @@ CLI_CASES = {
     "wrong_type": (["train.epochs=many"], ["'train.epochs'", "expects float", "'many'", "train.epochs=<float>"]),
     "missing_model": (["model=/nonexistent/x"], ["model=/nonexistent/x", "no such folder", "Give a model folder"]),
     "fp16_on_cpu": (["train.precision=fp16"], ["train.precision=fp16", "CUDA GPU", "bf16"]),
+    # A hub id that is not cached, offline (run_cli sets HF_HUB_OFFLINE): the tokenizer is loaded
+    # first, and it used to end in transformers' 60-line OSError traceback with exit 1.
+    "hub_id_offline": (["model=finetune-tests/never-cached"],
+                       ["model=finetune-tests/never-cached", "not in the Hugging Face cache",
+                        "HF_HUB_OFFLINE is set", "local model folder", "minilm, smollm2"]),
 }
 
 
@@ -98,6 +103,12 @@ def test_bad_command_line_value(case, tiny_bert, sentiment_data, tmp_path):
     result = run_cli("train", "sst2", *tiny_args(sentiment_data, tiny_bert, out), *extra)
     assert_input_error(result, *expected)
     assert_no_training(out)
+
+
+def test_evaluate_a_hub_id_offline_exits_2(sentiment_data, tmp_path):
+    result = run_cli("evaluate", "sst2", "model=finetune-tests/never-cached", f"data.validation={sentiment_data['dev']}",
+                     f"output_dir={tmp_path}")
+    assert_input_error(result, "model=finetune-tests/never-cached", "not in the Hugging Face cache", "run once online")
 
 
 def test_unknown_task_suggests_closest(tiny_bert, sentiment_data, tmp_path):
@@ -116,3 +127,52 @@ def test_score_prediction_outside_labels(sentiment_data, tmp_path):
     predictions = write_tsv(tmp_path / "predictions.tsv", ["index", "prediction", "label"], rows)
     result = run_cli("score", "sst2", "--predictions", str(predictions), "--references", str(sentiment_data["dev"]))
     assert_input_error(result, str(predictions), "line 5", "'positive'", "['0', '1']")
+
+
+# -- a run folder resumed with other settings -------------------------------------------------------
+
+def test_resuming_a_run_with_other_settings_is_refused_and_changes_nothing(tiny_bert, sentiment_data, tmp_path):
+    out = tmp_path / "out"
+    args = tiny_args(sentiment_data, tiny_bert, out, train__epochs=1)
+    first = run_cli("train", "sst2", *args)
+    assert first.returncode == 0, first.stderr[-3000:]
+    run = out / "tiny"
+    # The same command again continues (here: finds the run finished); keys that change no weight may differ.
+    again = run_cli("train", "sst2", *args, "train.log_every=1", "train.keep_last=1")
+    assert again.returncode == 0, again.stderr[-3000:]
+    config, metrics = (run / "config.yaml").read_text(), (run / "metrics.json").read_text()
+    # It used to "resume", train nothing and rewrite config.yaml with settings never used.
+    other = run_cli("train", "sst2", *args, "train.lr=1e-3", "train.epochs=2")
+    assert_input_error(other, str(run), "train.lr: 0.01 there, 0.001 now", "train.epochs: 1.0 there, 2.0 now",
+                       "run_name=<new name>")
+    assert (run / "config.yaml").read_text() == config and (run / "metrics.json").read_text() == metrics
+    # A new name is a new run with the new settings.
+    fresh = run_cli("train", "sst2", *args, "train.lr=1e-3", "run_name=tiny-lr")
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
+    assert "lr: 0.001" in (out / "tiny-lr" / "config.yaml").read_text()
+
+
+# -- help ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["predict", "score", "export", "evaluate"])
+def test_help_gives_every_argument_a_meaning_and_no_training_example(command, capsys):
+    from finetune.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    assert done.value.code == 0
+    if command in ("predict", "score"):  # they train nothing: a training key is a misleading example
+        assert "train.epochs" not in text, text
+    positionals = text.split("positional arguments:")[1].split("options:")[0]
+    for line in positionals.strip("\n").split("\n"):
+        if line.startswith("  ") and not line.startswith("    "):  # an argument's own line
+            assert len(line.split()) > 1, f"{command}: {line.strip()} has no help:\n{text}"
+
+
+def test_make_help_lists_every_target():
+    makefile = (ROOT / "Makefile").read_text()
+    targets = makefile.split(".PHONY:")[1].split("\n")[0].split()
+    shown = [line for line in makefile.split("help:")[1].split("\n\n")[0].split("\n") if "@echo" in line]
+    for target in set(targets) - {"help"}:
+        assert any(f'"make {target}' in line for line in shown), f"make help does not show {target}"

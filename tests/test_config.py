@@ -273,11 +273,31 @@ def test_invalid_yaml_names_file_and_line(tmp_path):
     assert "not valid YAML" in message
 
 
-def test_invalid_yaml_unclosed_list_names_line(tmp_path):
+def test_invalid_yaml_unclosed_list_names_the_line_it_opens_on(tmp_path):
+    # PyYAML gives up on line 4; the mistake is the bracket opened on line 3.
     path = tmp_path / "broken.yaml"
     path.write_text("task: sst2\ndata:\n  train: [a, b\nmodel: x\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"broken\.yaml, line 4: not valid YAML"):
+    with pytest.raises(InputError, match=r"broken\.yaml, line 3: not valid YAML: .*starts at line 3, column 10.*"
+                                         r"Close the bracket or quote opened on line 3"):
         load_config(path)
+
+
+def test_invalid_yaml_unclosed_quote_names_its_line(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text('task: sst2\nrun_name: "mine\nmodel: x\nseed: 1\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"broken\.yaml, line 2: not valid YAML: while scanning a quoted scalar"):
+        load_config(path)
+
+
+def test_yes_no_on_off_are_words_to_a_text_key_and_booleans_to_a_boolean_key(tmp_path):
+    # YAML 1.1 reads unquoted No / Yes as booleans: labels [No, Yes] became [False, True] and were refused.
+    path = tmp_path / "answers.yaml"
+    path.write_text("adapter: classification\nlabels: [No, Yes]\ndata:\n  header: no\nlora:\n  enabled: On\n")
+    config = load_config(path)
+    assert config.options.labels == ["No", "Yes"]
+    assert config.data.header is False and config.lora.enabled is True
+    config = load_config(path, ["labels=[off, on]", "data.header=yes"])
+    assert config.options.labels == ["off", "on"] and config.data.header is True
 
 
 @pytest.mark.parametrize("text, kind", [("- a\n- b\n", "list"), ("just words\n", "str"), ("42\n", "int")])

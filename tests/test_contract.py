@@ -329,6 +329,28 @@ class _CardScorer:
         return SimpleNamespace(logits=self.model(**flat).logits[:, 0].view(batch, choices))
 
 
+def _check_card(export: Path, summary: dict, tmp_path: Path) -> None:
+    """The card follows the Hub's conventions, names no local path, and its code runs as written."""
+    import contextlib
+    import io
+
+    import yaml
+
+    card = (export / "README.md").read_text()
+    assert str(tmp_path) not in card and str(export.parent) not in card, "the card names a local path"
+    meta = yaml.safe_load(card.split("---\n")[1])
+    assert meta["library_name"] == "transformers" and meta["pipeline_tag"] and "finetune" in meta["tags"]
+    index = meta["model-index"][0]
+    assert index["name"] == export.name
+    dev = index["results"][0]
+    assert dev["dataset"]["split"] == "validation" and dev["task"]["type"] == meta["pipeline_tag"]
+    for metric in dev["metrics"]:
+        assert metric["value"] == pytest.approx(summary["metrics"][metric["type"]]), metric
+    snippet = card.split("```python\n")[1].split("```")[0].replace(f'"{export.name}"', f'"{export}"')
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(snippet, "README.md", "exec"), {})  # the card's code, as a reader would paste it
+
+
 def _plain_predictions(export: Path, folder: Path) -> list[Path]:
     """The dev predictions file written from the outputs of the export loaded with plain transformers
     (the adapter encodes and decodes; the toolkit loads no model)."""
@@ -414,6 +436,7 @@ def test_task_contract(case, task, backbone, request, tiny_files, tmp_path, caps
     assert sorted(p.name for p in plain) == written
     for path in plain:
         assert path.read_text() == (run / path.name).read_text(), f"{path.name}: plain transformers differs from the run"
+    _check_card(export, summary, tmp_path)
 
     # 5. the exported folder evaluates to the run's metrics and files
     evaluated = tmp_path / "evaluated"

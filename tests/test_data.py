@@ -8,8 +8,9 @@ import datasets
 import pytest
 from datasets import ClassLabel, Dataset, Features, Value
 
+import finetune.data.hub
 import finetune.data.splits
-from finetune.data.splits import SAMPLE_DIR, describe, load_split
+from finetune.data.splits import SAMPLE_DIR, describe, describe_all, load_split
 from finetune.errors import InputError
 from tasks import classification as _classification  # noqa: F401  (import transformers once, at collection)
 from tasks import registry
@@ -520,7 +521,12 @@ def test_missing_pair_and_label_columns_name_their_keys(tmp_path):
 
 def test_labels_from_training_data_when_not_configured(tmp_path):
     path = write(tmp_path / "train.tsv", "sentence\tlabel\na\tneutral\nb\tcontra\nc\tentail\nd\tneutral\n")
-    config = load_config("sst2", [f"data.train={path}", "labels=null"])
+    # sst2's label_names (negative, positive) name two labels: three from the data are refused with them
+    with pytest.raises(InputError, match=r"'label_names': \['negative', 'positive'\] must name each label of "
+                                         r"\['contra', 'entail', 'neutral'\].*label_names=null"):
+        config = load_config("sst2", [f"data.train={path}", "labels=null"])
+        registry.get(config).setup_labels({"train": load_split(config.data, "train")})
+    config = load_config("sst2", [f"data.train={path}", "labels=null", "label_names=null"])
     assert config.options.labels is None
     adapter = registry.get(config)
     adapter.setup_labels({"train": load_split(config.data, "train")})
@@ -624,6 +630,82 @@ def test_hub_failure_is_input_error(monkeypatch):
     assert "FINETUNE_DATA" in message
 
 
+# -- data.source=auto: files, then the hub when it answers, then the samples --------------------------
+
+def _sst2_hub():
+    return Dataset.from_dict({"sentence": ["good movie", "bad movie"], "label": [1, 0], "idx": [0, 1]},
+                             features=Features({"sentence": Value("string"),
+                                                "label": ClassLabel(names=["negative", "positive"]),
+                                                "idx": Value("int32")}))
+
+
+def test_auto_reads_the_hub_before_the_samples_when_the_hub_answers(monkeypatch):
+    # A fresh clone online used to train on the 48-row sample; it now gets the real data set.
+    monkeypatch.setattr(finetune.data.hub, "reachable", lambda: True)
+    calls = _fake_hub(monkeypatch, "nyu-mll/glue", _sst2_hub())
+    split = load_split(load_config("sst2").data, "train")
+    assert calls == [("nyu-mll/glue", ("sst2",), {"split": "train"})]
+    assert (split.origin, split.location, len(split.dataset)) == ("hub", "nyu-mll/glue:train", 2)
+
+
+def test_auto_reads_local_files_before_the_hub(tmp_path, monkeypatch):
+    monkeypatch.setattr(finetune.data.hub, "reachable", lambda: True)
+    (tmp_path / "glue" / "SST-2").mkdir(parents=True)
+    write(tmp_path / "glue" / "SST-2" / "train.tsv", "sentence\tlabel\nlocal\t1\n")
+    monkeypatch.setenv("FINETUNE_DATA", str(tmp_path))
+    calls = _fake_hub(monkeypatch, "nyu-mll/glue", _sst2_hub())
+    split = load_split(load_config("sst2").data, "train")
+    assert calls == [] and split.origin == "file" and split.dataset["sentence"] == ["local"]
+    assert describe_all([split], load_config("sst2").data) == describe(split)  # real data: no hint
+
+
+def test_auto_offline_reads_the_sample_without_asking_the_hub(monkeypatch):
+    monkeypatch.setattr(finetune.data.hub, "reachable", lambda: False)
+    split = load_split(load_config("sst2").data, "train")  # the autouse guard fails any hub load
+    assert split.origin == "sample"
+    # without a sample either, the message says how to get real data
+    with pytest.raises(InputError, match=r"FINETUNE_DATA.*go online: nyu-mll/glue is read from the Hugging Face hub"):
+        load_split(load_config("sst2", ["data.train=nope.tsv"]).data, "train")
+
+
+class _Session:
+    def __init__(self, behaviour):
+        self.behaviour, self.calls = behaviour, 0
+
+    def head(self, url, timeout):
+        self.calls += 1
+        return self.behaviour(url, timeout)
+
+
+@pytest.mark.parametrize("behaviour, expected", [
+    (lambda url, timeout: object(), True),  # any answer, whatever its status
+    (lambda url, timeout: (_ for _ in ()).throw(OSError("Name or service not known")), False),
+    (lambda url, timeout: __import__("time").sleep(5), False),  # hangs: given up after PROBE_SECONDS
+])
+def test_the_hub_probe(behaviour, expected, monkeypatch):
+    import time
+
+    import huggingface_hub.utils
+
+    from finetune.data import hub
+
+    session = _Session(behaviour)
+    monkeypatch.setattr(huggingface_hub.utils, "get_session", lambda: session)
+    monkeypatch.setattr(hub, "PROBE_SECONDS", 0.5)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    hub.reachable.cache_clear()
+    started = time.perf_counter()
+    try:
+        assert hub.reachable() is expected and session.calls == 1
+        assert time.perf_counter() - started < 2
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # set: not asked at all
+        hub.reachable.cache_clear()
+        assert hub.reachable() is False and session.calls == 1
+    finally:
+        hub.reachable.cache_clear()
+
+
 # -- samples shipped in samples/ ------------------------------------------------------------------
 
 SST2_SAMPLE = SAMPLE_DIR / "glue" / "SST-2" / "train.tsv"
@@ -644,6 +726,9 @@ def test_sample_source_reads_shipped_sample():
     assert len(split.dataset) == len(expected)
     assert split.dataset[0] == {"sentence": expected[0][0], "label": expected[0][1]}
     assert "SAMPLE" in describe(split)
+    # the run's data listing ends with one line on how to get real data
+    shown = describe_all([split], config.data).split("\n")
+    assert len(shown) == 2 and "FINETUNE_DATA=/path/to/data" in shown[1] and "nyu-mll/glue" in shown[1]
     registry.get(config).setup_labels({"train": split})
 
 

@@ -46,6 +46,6 @@ def test_decoder_trains_through_the_cli(fixture, request, sentiment_data, tmp_pa
     assert result.returncode == 0, result.stderr[-3000:]
     best = tmp_path / "tiny" / "checkpoints" / "best"
     model = AutoModelForSequenceClassification.from_pretrained(best)
-    assert model.config.pad_token_id is not None and model.config.id2label == {0: "0", 1: "1"}
+    assert model.config.pad_token_id is not None and model.config.id2label == {0: "negative", 1: "positive"}
     rows = (tmp_path / "tiny" / "predictions.tsv").read_text().splitlines()
     assert len(rows) == 26

@@ -169,6 +169,19 @@ def test_a_question_too_long_for_the_window_is_an_input_error(models_dir, qa_dat
     assert "question id q0" in str(error.value) and "data.max_seq_length=8" in str(error.value)
 
 
+def test_a_training_answer_too_long_for_the_window_is_left_out_and_named(models_dir, qa_data, tmp_path, capsys):
+    # CMRC's trial set has a 435-character answer; it used to stop the whole run.
+    rows = [json.loads(line) for line in (qa_data / "train.jsonl").read_text().splitlines()]
+    long = {"id": "essay", "question": "why ?", "context": "because .", "answer": " ".join(FILLER * 4)}
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [*rows[:3], long, *rows[3:]]))
+    (tmp_path / "dev.jsonl").write_text((qa_data / "dev.jsonl").read_text())
+    built = build(_config(models_dir["llama"], tmp_path), ["train"])
+    assert "1 question(s) whose question and answer alone take more than data.max_seq_length=64 tokens left out " \
+           "of training (essay)" in capsys.readouterr().out
+    assert len(built.features["train"]) == len(rows)
+    assert "essay" not in built.splits["train"].dataset["id"]
+
+
 def test_chat_template_prompt_is_the_user_turn_and_the_answer_the_assistant_turn(models_dir, qa_data):
     built = build(_config(models_dir["chat"], qa_data), ["train"])
     tokenizer, feature, example = built.tokenizer, built.features["train"][0], built.splits["train"].dataset[0]

@@ -106,6 +106,10 @@ def test_tasks_and_overrides_are_routed_and_checked():
         glue.split_overrides(["run_name=x"], ["rte"])
     with pytest.raises(InputError, match="names every task's run"):
         glue.split_overrides(["rte.output_dir=x"], ["rte"])
+    # A misspelt task used to pass as a shared key, whose error suggested train.epochs.
+    with pytest.raises(InputError, match=r"'rtee' is not a GLUE task \(did you mean rte.train.epochs=1\?\)"):
+        glue.split_overrides(["rtee.train.epochs=1"], ["rte"])
+    assert glue.split_overrides(["lora.r=4", "data.max_seq_length=64"], ["cola"])[0] == ["lora.r=4", "data.max_seq_length=64"]
     assert glue.default_out(["model=/models/bert-base/"]) == Path("runs/glue-bert-base")
     assert glue.default_out([]) == Path("runs/glue-minilm")
 
@@ -309,7 +313,7 @@ def test_a_run_folder_is_reused_only_with_the_config_that_trained_it(batch, glue
     config.data.test = "somewhere/else.tsv"  # a test set may change (the diagnostic file may arrive later)
     glue._check_same_run(runs / "sst2", config)
     config.train.lr = 5e-4
-    with pytest.raises(InputError, match=r"train.lr: 0.001 -> 0.0005.*new --out"):
+    with pytest.raises(InputError, match=r"train.lr: 0.001 there, 0.0005 now.*new --out"):
         glue._check_same_run(runs / "sst2", config)
 
 

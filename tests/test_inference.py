@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,9 @@ def _printed_json(stdout: str) -> dict:
     start = 0 if stdout.startswith("{") else stdout.index("\n{") + 1
     value, _ = json.JSONDecoder().raw_decode(stdout[start:])
     return value
+
+
+NAMES = {"0": "negative", "1": "positive"}  # configs/sst2.yaml: labels and label_names
 
 
 @pytest.fixture(scope="module")
@@ -85,15 +89,26 @@ def test_export_writes_a_hugging_face_folder(trained, exported, tiny_bert):
     assert (exported / "tokenizer.json").is_file() or (exported / "vocab.txt").is_file()
     assert not (exported / "eval_metrics.json").exists()  # training bookkeeping stays behind
     config = json.loads((exported / "config.json").read_text())
-    assert config["id2label"] == {"0": "0", "1": "1"}
-    assert config["label2id"] == {"0": 0, "1": 1}
+    # The labels read as words (sst2's label_names); the prediction files keep GLUE's 0 / 1.
+    assert config["id2label"] == {"0": "negative", "1": "positive"}
+    assert config["label2id"] == {"negative": 0, "positive": 1}
+    assert {r["prediction"] for r in trained["predictions"]} <= {"0", "1"}
     assert json.loads((exported / "metrics.json").read_text()) == trained["summary"]
     assert yaml.safe_load((exported / "finetune.yaml").read_text())["task"] == "sst2"
 
     card = (exported / "README.md").read_text()
     assert card.startswith("---\n") and "pipeline_tag: text-classification" in card
     assert "**sst2**" in card
-    assert f"`{tiny_bert}`" in card  # the base model
+    # a published card names no path of this machine: the local base model goes by its folder's name
+    assert str(tiny_bert) not in card and f"a local model folder `{tiny_bert.name}`" in card
+    assert str(trained["run"]) not in card and "| train | " in card
+    meta = yaml.safe_load(card.split("---\n")[1])
+    assert meta["datasets"] == ["nyu-mll/glue"] and meta["language"] == ["en"]
+    assert "base_model" not in meta  # a local folder without a card: nothing to name
+    result = meta["model-index"][0]["results"][0]
+    assert result["dataset"] == {"name": "sst2", "type": "nyu-mll/glue", "config": "sst2", "split": "validation"}
+    assert result["metrics"] == [{"type": "accuracy", "value": trained["summary"]["metrics"]["accuracy"],
+                                  "name": "validation accuracy"}]
     accuracy = trained["summary"]["metrics"]["accuracy"]
     assert f"| accuracy | {accuracy:.4f} |" in card
     run_config = yaml.safe_load((trained["run"] / "config.yaml").read_text())
@@ -114,14 +129,14 @@ def test_export_loads_with_plain_transformers(trained, exported, sentiment_data)
     from transformers import AutoModelForSequenceClassification
 
     model = AutoModelForSequenceClassification.from_pretrained(exported)
-    assert model.config.id2label == {0: "0", 1: "1"}
-    assert model.config.label2id == {"0": 0, "1": 1}
+    assert model.config.id2label == {0: "negative", 1: "positive"}
+    assert model.config.label2id == {"negative": 0, "positive": 1}
 
     pipe = transformers.pipeline("text-classification", model=str(exported), device="cpu")
     sentences = _dev_sentences(sentiment_data)
     assert len(sentences) == len(trained["predictions"]) == 25
     labels = [out["label"] for out in pipe(sentences)]
-    assert labels == [row["prediction"] for row in trained["predictions"]]
+    assert labels == [NAMES[row["prediction"]] for row in trained["predictions"]]
 
 
 # -- predict ----------------------------------------------------------------------------------------
@@ -134,7 +149,7 @@ def test_predict_texts_one_line_each(trained, exported):
     labels = []
     for line, text in zip(lines, texts):
         label, _, shown = line.partition("\t")
-        assert label in ("0", "1") and shown == text, line
+        assert label in ("negative", "positive") and shown == text, line  # sst2's label_names
         labels.append(label)
     import transformers
 
@@ -158,7 +173,7 @@ def test_predict_input_file_writes_index_and_prediction(trained, exported, tmp_p
     import transformers
 
     pipe = transformers.pipeline("text-classification", model=str(exported), device="cpu")
-    assert [r["prediction"] for r in rows] == [o["label"] for o in pipe(sentences)]
+    assert [NAMES[r["prediction"]] for r in rows] == [o["label"] for o in pipe(sentences)]
 
 
 # -- score ------------------------------------------------------------------------------------------
@@ -220,3 +235,13 @@ def test_predict_out_creates_missing_folder(trained, sentiment_data, tmp_path, c
     code = main(["predict", str(trained["run"]), "--input", str(sentiment_data["test"]), "--out", str(out)])
     assert code == 0, capsys.readouterr().err
     assert out.is_file()
+
+
+def test_evaluation_and_prediction_show_progress_with_a_rate(trained):
+    # Evaluating (and generating) used to be silent: 18 generated answers meant 49 s without output.
+    result = run_cli("evaluate", str(trained["run"]))
+    _ok(result)
+    assert re.search(r"validation: 100%.*25/25 \[.*feature/s\]", result.stderr), result.stderr[-2000:]
+    result = run_cli("predict", str(trained["run"]), "--text", "a fine film")
+    _ok(result)
+    assert re.search(r"test: 100%.*1/1 \[", result.stderr), result.stderr[-2000:]

@@ -76,3 +76,30 @@ def test_sigterm_to_one_process_stops_both_at_the_same_step(tiny_bert, sentiment
     for key, value in s1["metrics"].items():
         assert s2["metrics"][key] == pytest.approx(value, abs=1e-5), key
     assert l2 == pytest.approx(l1, abs=1e-5)
+
+
+@pytest.mark.parametrize("argv, asked", [
+    (["/v/bin/python", "/v/bin/accelerate", "launch", "--num_processes", "2", "-m", "finetune", "train"], 2),
+    (["/v/bin/python", "/v/bin/accelerate", "launch", "--num_processes=4", "x.py"], 4),
+    (["/v/bin/python", "-m", "accelerate.commands.launch", "--num_processes", "3", "-m", "finetune"], 3),
+    (["/v/bin/python", "/v/bin/accelerate", "launch", "-m", "finetune", "train"], None),  # accelerate's config decides
+    (["/v/bin/python", "-m", "torch.distributed.run", "--nproc_per_node", "2"], None),
+    (["bash", "-c", "launch --num_processes 2"], None),
+])
+def test_the_launchers_process_count_is_read_from_its_command_line(argv, asked):
+    from finetune.engine.devices import processes_asked
+
+    assert processes_asked(argv) == asked
+
+
+def test_accelerate_launch_that_starts_one_of_two_processes_warns(tiny_bert, sentiment_data, tmp_path):
+    # Without --multi_gpu, `accelerate launch --num_processes 2` runs one process on a machine
+    # without a GPU, and used to say nothing about it.
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--num_machines", "1",
+                "--mixed_precision", "no", "--dynamo_backend", "no", "-m"]
+    result = run_cli("train", "sst2", *tiny_args(sentiment_data, tiny_bert, tmp_path, train__epochs=1),
+                     launcher=launcher)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((tmp_path / "tiny" / "metrics.json").read_text())["processes"] == 1
+    assert result.stderr.count("warning: accelerate launch asked for 2 processes") == 1, result.stderr[-3000:]
+    assert "--multi_gpu" in result.stderr and "torchrun --standalone --nproc_per_node 2" in result.stderr

@@ -45,7 +45,7 @@ def test_resume_refuses_a_checkpoint_file_that_would_run_code(tiny_bert, sentime
     (folder / "trainer_state.json").write_text(json.dumps(state))
     (tmp_path / "tiny" / "metrics.json").unlink()
 
-    resumed = run_cli("train", "sst2", *tiny_args(sentiment_data, tiny_bert, tmp_path, train__max_steps=4))
+    resumed = run_cli("train", "sst2", *args)  # the same command continues the run: it loads step-2
     assert resumed.returncode == 2, resumed.stderr[-3000:]
     assert f"{folder}: a checkpoint file holds objects other than tensors" in resumed.stderr
     assert "weights_only=True" in resumed.stderr and "Traceback" not in resumed.stderr

@@ -145,7 +145,7 @@ def test_a_changed_config_is_not_mixed_into_a_study(tiny_bert, sentiment_data, t
     capsys.readouterr()
     code = main(["train", "sst2", *tiny_args(sentiment_data, tiny_bert, runs), "seeds=1", "train.lr=0.5"])
     err = capsys.readouterr().err
-    assert code == 2 and "train.lr: 0.01 -> 0.5" in err and "another config" in err
+    assert code == 2 and "train.lr: 0.01 there, 0.5 now" in err and "other settings" in err
     assert not (runs / "tiny").exists()
 
 

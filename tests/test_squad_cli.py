@@ -90,6 +90,44 @@ def test_export_carries_the_chosen_null_threshold_and_predict_answers_typed_ques
     assert mismatched.returncode == 2 and "--context" in mismatched.stderr
 
 
+@pytest.mark.parametrize("null_threshold", [None, "-1e9"])  # the chosen threshold; one that always answers ""
+def test_the_cards_decode_code_gives_the_toolkits_answer(v2_run, tmp_path, null_threshold):
+    """transformers 5 has no question-answering pipeline: the card's code decodes in plain
+    transformers, windows and null threshold included, and must answer what `predict` answers."""
+    import contextlib
+    import io
+    import re
+
+    import yaml
+
+    export = tmp_path / "export"
+    assert run_cli("export", str(v2_run), "--out", str(export)).returncode == 0
+    if null_threshold is not None:  # as if dev had chosen it: the card and predict both read finetune.yaml
+        config = yaml.safe_load((export / "finetune.yaml").read_text())
+        config["null_threshold"] = float(null_threshold)
+        (export / "finetune.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
+        from finetune.serve.card import usage
+        from tasks import registry
+
+        snippet = usage(config, registry.get(registry.load_config(export / "finetune.yaml")), export, export.name)
+    else:
+        snippet = (export / "README.md").read_text().split("```python\n")[1].split("```")[0]
+    question = re.search(r'^question = "(.*)"$', snippet, re.M).group(1)
+    context = re.search(r'^context = "(.*)"$', snippet, re.M).group(1)
+    # a context longer than one window, so that the code's windows matter
+    long_context = " ".join([context] * 6)
+    snippet = snippet.replace(f'"{export.name}"', f'"{export}"').replace(f'context = "{context}"', f'context = "{long_context}"')
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(snippet, "README.md", "exec"), {})
+    result = run_cli("predict", str(export), "--question", question, "--context", long_context)
+    assert result.returncode == 0, result.stderr[-2000:]
+    answer = result.stdout.strip().split("\t")[0]
+    assert printed.getvalue().strip() == ("" if answer == "(no answer)" else answer)
+    if null_threshold is not None:
+        assert answer == "(no answer)"
+
+
 @pytest.mark.parametrize("fixture", ["tiny_gpt2", "tiny_llama"])
 def test_decoders_answer_questions_with_position_0_as_no_answer(fixture, request, tmp_path):
     """GPT-2 and Llama have ...ForQuestionAnswering heads but no CLS: the first token of each window

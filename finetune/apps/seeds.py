@@ -21,10 +21,9 @@ import statistics
 import time
 from pathlib import Path
 
-from finetune.config import typed
 from finetune.config.schema import RunConfig
 from finetune.errors import InputError
-from finetune.run.folder import RunDir
+from finetune.run.folder import RunDir, refuse_other_settings
 
 SUMMARY_NAME = "seeds.json"
 TABLE_NAME = "seeds.md"
@@ -62,22 +61,6 @@ def for_seed(config: RunConfig, seed: int, run_name: str) -> RunConfig:
 
 def run_name(base: str, seed: int) -> str:
     return f"{base}-seed{seed}"
-
-
-def check_same_run(folder: Path, config: RunConfig, skip: tuple[str, ...] = ("resume",),
-                   fix: str = "Choose another run_name, or delete that run folder to train it again.") -> None:
-    """A run folder from an earlier pass is continued or reused only if its saved config is the one
-    this pass resolves (keys starting with one of `skip` may differ); `fix` ends the error."""
-    import yaml
-
-    saved = RunDir(folder).config
-    if not saved.is_file():
-        return
-    old, new = (typed.flatten(d) for d in (yaml.safe_load(saved.read_text()), config.to_dict()))
-    changed = [k for k in sorted(set(old) | set(new)) if not k.startswith(skip) and old.get(k) != new.get(k)]
-    if changed:
-        shown = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed[:4])
-        raise InputError(f"{folder} was trained with another config ({shown}). {fix}")
 
 
 # -- arithmetic (pure) ----------------------------------------------------------------------------------
@@ -186,7 +169,7 @@ def train_seeds(config: RunConfig) -> Path:
         one = for_seed(config, seed, run_name(base, seed))
         run = RunDir(Path(config.output_dir) / one.run_name)
         if config.resume == "auto":
-            check_same_run(run.root, one)
+            refuse_other_settings(run.root, one, fix="Choose another run_name, or delete that run folder to train it again.")
         if config.resume == "auto" and run.finished():
             if state.is_main_process:
                 print(f"== seed {seed} ({number}/{len(seeds)}): finished in an earlier run, skipped ({run.root})")

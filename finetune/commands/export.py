@@ -3,7 +3,8 @@
 
 def add(sub) -> None:
     p = sub.add_parser("export", help="a plain Hugging Face folder from a run")
-    p.add_argument("run", metavar="RUN")
+    p.add_argument("run", metavar="RUN", help="a run folder (its best checkpoint is exported), or a seeds study folder "
+                                             "(its best-dev seed)")
     p.add_argument("--out", help="the folder to write (default: exports/<run name>)")
     p.set_defaults(func=run)
 

@@ -3,14 +3,15 @@
 The task flags (--text, --question, ...) come from the registry: each task declares its own.
 """
 
-from finetune.commands.common import add_overrides
+from finetune.commands.common import INFERENCE_OVERRIDES_HELP, add_overrides
 from tasks import registry
 
 
 def add(sub) -> None:
     p = sub.add_parser("predict", help="predictions of a run or exported model for a file or texts")
-    p.add_argument("target", metavar="RUN_OR_MODEL")
-    add_overrides(p)
+    p.add_argument("target", metavar="RUN_OR_MODEL",
+                   help="a run folder (its best checkpoint), a folder `export` wrote, or CONFIG_OR_TASK with model=...")
+    add_overrides(p, INFERENCE_OVERRIDES_HELP)
     p.add_argument("--input", help="a data file in the task's format (default: the config's data.test)")
     flags: dict[str, list[tuple[str, str]]] = {}
     for task in registry.TASKS:

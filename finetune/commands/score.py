@@ -10,7 +10,8 @@ def add(sub) -> None:
     p.add_argument("--references", help="the gold file (NER: optional when the predictions file holds gold and "
                                         "predicted columns, as conlleval reads it)")
     p.add_argument("--null-odds", help="SQuAD v2: the null_odds.json that goes with the predictions (--na-prob-file)")
-    add_overrides(p)
+    add_overrides(p, "key=value overrides of the task's config, e.g. labels=[neg,pos] (classification) or "
+                     "tag_scheme=bioes (NER)")
     p.set_defaults(func=run)
 
 

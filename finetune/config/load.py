@@ -38,6 +38,20 @@ def find_config(config_or_task: str) -> Path:
     )
 
 
+def _yaml_error(path: Path, exc: yaml.YAMLError) -> InputError:
+    """Where the mistake starts: for an unclosed bracket or quote, PyYAML's problem mark is where it
+    gave up (often the next line); its context mark is where the bracket or quote opened."""
+    problem, context = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
+    what = getattr(exc, "problem", None) or str(exc)
+    if context is not None and problem is not None and (context.line, context.column) != (problem.line, problem.column):
+        opened = getattr(exc, "context", "") or "while parsing"
+        return InputError(f"{path}, line {context.line + 1}: not valid YAML: {opened} that starts at line "
+                          f"{context.line + 1}, column {context.column + 1}, {what} at line {problem.line + 1}, "
+                          f"column {problem.column + 1}. Close the bracket or quote opened on line {context.line + 1}.")
+    line = f", line {problem.line + 1}" if problem is not None else ""
+    return InputError(f"{path}{line}: not valid YAML ({what}). Fix the syntax.")
+
+
 def read_yaml(path: Path) -> dict:
     raw = path.read_bytes()
     try:
@@ -46,11 +60,9 @@ def read_yaml(path: Path) -> dict:
         line = raw[:exc.start].count(b"\n") + 1
         raise InputError(f"{path}, line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}). Save it as UTF-8.") from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=typed.Yaml12Loader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f", line {mark.line + 1}" if mark is not None else ""
-        raise InputError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)}). Fix the syntax.") from exc
+        raise _yaml_error(path, exc) from exc
     if data is None:
         return {}
     if not isinstance(data, dict):

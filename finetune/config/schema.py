@@ -85,7 +85,9 @@ class TrainConfig:
     # together (and at most a quarter of the set). transformers caps it at 50 (full SST-2: 5% of the
     # tokens are pad); 200 leaves 2%, and batch order is shuffled anyway.
     length_megabatch: int = 200
-    report_to: Literal["none", "tensorboard"] = "none"  # tensorboard: log through Accelerate's tracker too
+    # Experiment trackers (accelerate's): tensorboard, wandb, mlflow, comet_ml, aim, clearml, dvclive, swanlab,
+    # trackio, several comma-separated, or none. They get the config, losses, lr, throughput, dev metrics and summary.
+    report_to: str = "none"
     # Before training, find the largest micro-batch that fits in memory (halving from batch_size)
     # and make up the rest with gradient accumulation: the optimizer steps on the same batches.
     auto_batch_size: bool = False
@@ -161,6 +163,7 @@ class RunConfig:
     task: str  # the task's name, in the run folder's name and metrics.json (default: the YAML's file name)
     adapter: str = "classification"  # what handles the task: classification, squad, ner, multiple_choice, generative_qa
     model: str = "minilm"  # a packaged alias (minilm, smollm2), a local folder or a hub id
+    language: str | None = None  # the data's language (ISO 639-1: en, zh), for the model card's metadata
     seed: int = 42  # the new head's initial weights, shuffling and dropout
     # Several seeds: a count (seed, seed+1, ...) or a list; train (and glue) run the config once per
     # seed and report mean, standard deviation and median of every metric (null: one run, `seed`).

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from typing import Any, Literal, Union
@@ -63,6 +64,22 @@ def _bad(key: str, tp: Any, value: Any, where: str) -> InputError:
     )
 
 
+class Yaml12Loader(yaml.SafeLoader):
+    """YAML 1.2's booleans: only true and false. YAML 1.1 (PyYAML's default) also reads yes / no /
+    on / off, in any case, as booleans, which turns `labels: [No, Yes]` into [false, true]; here
+    they stay words, and a boolean key still takes them (check_value)."""
+
+
+Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+Yaml12Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
+
+
+_BOOL_WORDS = {"yes": True, "no": False, "on": True, "off": False, "true": True, "false": False}
+
+
 def check_value(value: Any, tp: Any, key: str, where: str, aliases: dict[str, str] | None = None) -> Any:
     """Return `value` as type `tp`, or raise InputError naming the key."""
     origin = typing.get_origin(tp)
@@ -105,6 +122,8 @@ def check_value(value: Any, tp: Any, key: str, where: str, aliases: dict[str, st
     if tp is bool:
         if isinstance(value, bool):
             return value
+        if isinstance(value, str) and value.lower() in _BOOL_WORDS:  # `header: no` (YAML 1.1's booleans)
+            return _BOOL_WORDS[value.lower()]
         raise _bad(key, tp, value, where)
     if tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -173,7 +192,7 @@ def parse_cli_value(raw: str, tp: Any) -> Any:
     if str in args or raw in words:
         return raw  # `run_name=001` must stay "001", not become 1; `train.precision=no` stays "no"
     try:
-        return yaml.safe_load(raw)
+        return yaml.load(raw, Loader=Yaml12Loader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError:
         return raw
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from datasets import Dataset, Features, Value, load_dataset
 
 from finetune.config.schema import ROOT, DataConfig
+from finetune.data import hub
 from finetune.data.conll import read_conll
 from finetune.data.delimited import check_delimited
 from finetune.data.json_files import (
@@ -109,16 +110,20 @@ def resolve(config: DataConfig, split: str, value: str) -> tuple[str, str]:
             looked.append(str(candidate))
             if candidate.is_file():
                 return "file", str(candidate)
+    # Online, the task's hub dataset is real data: it comes before the samples (probed, not assumed:
+    # offline, every split would wait out the hub client's retries and then fail).
+    if config.hub and (config.source == "hub" or (config.source == "auto" and hub.reachable())):
+        return "hub", config.hub_splits.get(split, split)
     if config.source in ("auto", "sample") and not path.is_absolute():
         candidate = SAMPLE_DIR / path
         looked.append(str(candidate))
         if candidate.is_file():
             return "sample", str(candidate)
-    if config.source in ("auto", "hub") and config.hub:
-        return "hub", config.hub_splits.get(split, split)
     hint = "set FINETUNE_DATA (or data.dir) to the folder that holds it"
-    if config.hub:
-        hint += f", or use data.source=hub to read {config.hub} from the Hugging Face hub"
+    if config.hub and config.source == "auto":
+        hint += f", or go online: {config.hub} is read from the Hugging Face hub when it answers (it did not)"
+    elif config.hub:
+        hint += f", or use data.source=hub to read {config.hub} from the Hugging Face hub (online)"
     raise InputError(f"data.{split}: file '{value}' not found (looked in: {', '.join(looked) or 'nowhere'}). Fix: {hint}.")
 
 
@@ -234,6 +239,16 @@ def describe(split: RawSplit) -> str:
     """One line a user reads to know which data a run used; a sample is said loudly."""
     tag = {"file": "", "hub": " (hub)", "sample": "  <-- SAMPLE shipped with finetune, not the real data set"}
     return f"  {split.name:<22} {len(split.dataset):>7} rows  {split.location}{tag[split.origin]}"
+
+
+def describe_all(splits: list[RawSplit], config: DataConfig) -> str:
+    """describe() a line a split, and when a shipped sample is among them, one line on getting real data."""
+    lines = [describe(split) for split in splits]
+    if any(split.origin == "sample" for split in splits):
+        online = f", or run online: {config.hub} is then read from the Hugging Face hub" if config.hub else ""
+        lines.append(f"  Scores on a sample mean nothing. For real data set FINETUNE_DATA=/path/to/data (laid out "
+                     f"as the config names the files){online}; docs/configuration.md#which-data-a-run-uses.")
+    return "\n".join(lines)
 
 
 def read_json_mapping(path: Path, what: str) -> dict:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
+import functools
+import sys
 from pathlib import Path
 
 from accelerate import Accelerator
@@ -10,6 +11,7 @@ from accelerate import Accelerator
 from finetune.config.schema import RunConfig
 from finetune.engine import devices
 from finetune.errors import InputError
+from finetune.run import trackers
 
 
 def make_accelerator(config: RunConfig, project_dir: Path | None = None, training: bool = True) -> Accelerator:
@@ -18,22 +20,28 @@ def make_accelerator(config: RunConfig, project_dir: Path | None = None, trainin
     precision = devices.resolve_precision(config.train.precision, devices.device())
     if not training and precision == "fp16":
         precision = "no"
-    tensorboard = training and config.train.report_to == "tensorboard"
-    if tensorboard and importlib.util.find_spec("tensorboard") is None:
-        raise InputError("train.report_to=tensorboard needs the tensorboard package: pip install 'finetune[tensorboard]' "
-                         "(or pip install tensorboard), or set train.report_to=none.")
+    log_with = trackers.names(config.train.report_to) if training else []
     accelerator = Accelerator(
         mixed_precision=precision,
         dataloader_config=devices.global_batches(),  # train.batch_size is the global batch, whatever the process count
-        log_with="tensorboard" if tensorboard else None,
+        log_with=log_with or None,
         project_dir=str(project_dir) if project_dir else None,
     )
+    if accelerator.num_processes == 1:
+        warn_dropped_processes()
     if precision == "fp16" and accelerator.device.type != "cuda":
         raise InputError("train.precision=fp16 needs a CUDA GPU; use bf16 or no on this device.")
     if training and config.train.batch_size % accelerator.num_processes:
         raise InputError(f"train.batch_size={config.train.batch_size} is the global batch; make it a multiple of the "
                          f"{accelerator.num_processes} processes.")
     return accelerator
+
+
+@functools.cache  # once a command: a GLUE batch makes an Accelerator per task
+def warn_dropped_processes() -> None:
+    warning = devices.dropped_processes()
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
 
 
 def eval_batch_size(config: RunConfig, processes: int) -> int:

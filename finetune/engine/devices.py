@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import torch
 from accelerate import PartialState
 from accelerate.utils import DataLoaderConfiguration
@@ -17,6 +20,41 @@ def state() -> PartialState:
     processes train together on CPU (gloo); accelerate does that only when told cpu=True, and
     otherwise runs each process alone, every one training the whole run."""
     return PartialState(cpu=not torch.accelerator.is_available())
+
+
+def processes_asked(launcher_args: list[str]) -> int | None:
+    """The --num_processes of an `accelerate launch` command line, None for any other command."""
+    names = [Path(arg).name for arg in launcher_args]
+    launcher = any(name in ("accelerate-launch", "accelerate.commands.launch")  # its script; python -m
+                   or (name.startswith("accelerate") and names[i + 1:i + 2] == ["launch"])
+                   for i, name in enumerate(names))
+    if not launcher:
+        return None
+    for i, arg in enumerate(launcher_args):
+        value = arg.split("=", 1)[1] if arg.startswith("--num_processes=") else (
+            launcher_args[i + 1] if arg == "--num_processes" and i + 1 < len(launcher_args) else None)
+        if value is not None:
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def dropped_processes() -> str | None:
+    """A warning when `accelerate launch --num_processes N` started this one process alone. Without
+    --multi_gpu (or a GPU per process) accelerate runs one process whatever N is, and tells it
+    nothing of N: only the launcher's own command line (Linux /proc) still says what was asked."""
+    if "WORLD_SIZE" in os.environ:
+        return None  # launched as one of several
+    try:
+        raw = Path(f"/proc/{os.getppid()}/cmdline").read_bytes()
+    except OSError:
+        return None
+    asked = processes_asked([part.decode(errors="replace") for part in raw.split(b"\0") if part])
+    if not asked or asked < 2:
+        return None
+    return (f"warning: accelerate launch asked for {asked} processes, but it started this one alone (it starts "
+            f"several only with --multi_gpu): the run trains in 1 process. For {asked} processes add --multi_gpu "
+            f"(on a machine without a GPU they train together on CPU), or use torchrun --standalone "
+            f"--nproc_per_node {asked} -m finetune ...")
 
 
 def global_batches() -> DataLoaderConfiguration:

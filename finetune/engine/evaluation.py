@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from finetune.engine import batching
 from tasks.base import Adapter
@@ -26,12 +28,17 @@ class SplitResult:
     metrics: dict[str, float]  # empty for unlabelled splits
 
 
-def collect(model: Any, loader: Any, adapter: Adapter, accelerator: Any) -> tuple[dict[str, list[np.ndarray]], float | None]:
+def collect(model: Any, loader: Any, adapter: Adapter, accelerator: Any,
+            desc: str = "evaluating") -> tuple[dict[str, list[np.ndarray]], float | None]:
     """Per-feature outputs in feature order, and the mean loss when the split has labels.
 
     gather_for_metrics drops the samples that even batching duplicated on the last batch, so
-    every feature appears exactly once whatever the number of processes."""
+    every feature appears exactly once whatever the number of processes. A progress bar with the
+    rate (features a second: windows, choices, generated answers) shows on the main process, on
+    stderr, and goes when done: generating 500 answers is minutes of otherwise silent work."""
     model.eval()
+    bar = tqdm(total=len(loader.dataset) if hasattr(loader, "dataset") else None, desc=desc, unit="feature",
+               disable=not accelerator.is_main_process, leave=False, file=sys.stderr, dynamic_ncols=True)
     rows: list[np.ndarray] = []
     outputs: dict[str, list[np.ndarray]] = {key: [] for key in adapter.output_keys}
     loss_sum = torch.zeros((), device=accelerator.device)
@@ -53,6 +60,8 @@ def collect(model: Any, loader: Any, adapter: Adapter, accelerator: Any) -> tupl
             rows.append(gathered[0].cpu().numpy())
             for key, tensor in zip(adapter.output_keys, gathered[1:]):
                 outputs[key].extend(tensor.cpu().numpy())
+            bar.update(len(gathered[0]))
+    bar.close()
     order = np.argsort(np.concatenate(rows), kind="stable")
     ordered = {key: [values[i] for i in order] for key, values in outputs.items()}
     loss_sum, items = accelerator.reduce(loss_sum, "sum"), accelerator.reduce(items, "sum")
@@ -71,7 +80,7 @@ def _padded(tensor: torch.Tensor, accelerator: Any) -> torch.Tensor:
 
 def run_split(model: Any, loader: Any, adapter: Adapter, accelerator: Any, examples: Any, features: Any,
               split: str) -> SplitResult:
-    outputs, loss = collect(model, loader, adapter, accelerator)
+    outputs, loss = collect(model, loader, adapter, accelerator, desc=split)
     predictions = adapter.decode(examples, features, outputs)
     metrics: dict[str, float] = {}
     if adapter.has_gold(examples, split):

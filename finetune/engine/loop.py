@@ -30,7 +30,7 @@ from finetune.engine.evaluation import model_inputs, run_split
 from finetune.engine.progress import Meter, Position
 from finetune.errors import InputError, Interrupted, RunStopped
 from finetune.models import lora
-from finetune.run import checkpoint, fault_injection, faults
+from finetune.run import checkpoint, fault_injection, faults, trackers
 from finetune.run import summary as run_summary
 from finetune.run.folder import RunDir, open_run, prediction_name
 from finetune.run.saving import RunSaver
@@ -66,8 +66,7 @@ class Trainer:
             run_dir.checkpoints.mkdir(parents=True, exist_ok=True)
             config.save(run_dir.config)
             print(f"Run folder: {run_dir.root}\nData:")
-            for split in self.built.splits.values():
-                print(data_io.describe(split))
+            print(data_io.describe_all(list(self.built.splits.values()), config.data))
 
     # -- set-up ---------------------------------------------------------------------------------
     def setup(self):
@@ -90,9 +89,8 @@ class Trainer:
         size = eval_batch_size(config, acc.num_processes)
         self.eval_loaders = {name: acc.prepare(batching.eval_loader(built.features[name], size, collate, drop))
                              for name in data_io.eval_split_names(config.data) if name in built.features}
-        if config.train.report_to == "tensorboard" and self.main:
-            flat = {k: v for k, v in typed.flatten(config.to_dict()).items() if isinstance(v, (int, float, str, bool))}
-            acc.init_trackers("tensorboard", config=flat)
+        if acc.log_with:
+            trackers.start(acc, config.task, self.run.root.name, typed.flatten(config.to_dict()))
 
     def _micro_batch_size(self, collate, drop) -> int:
         """train.batch_size, or with auto_batch_size the largest divisor of it that fits in memory
@@ -130,11 +128,11 @@ class Trainer:
         else:
             pos.evals_without_improvement += 1
         seconds = time.perf_counter() - started  # decoding and scoring included
-        record = {"step": pos.global_step, "epoch": pos.epoch, "eval": metrics, "eval_seconds": round(seconds, 2),
+        record = {"step": pos.global_step, "epoch": self._epochs_done(pos), "eval": metrics, "eval_seconds": round(seconds, 2),
                   "eval_features_per_s": round(features / max(seconds, 1e-9), 2)}
         self.log.write(record)
-        if self.config.train.report_to == "tensorboard":
-            self.accelerator.log({f"eval/{k}": v for k, v in metrics.items()}, step=pos.global_step)
+        if self.accelerator.log_with:
+            self.accelerator.log(trackers.numbers(metrics, "eval"), step=pos.global_step)
         if self.on_evaluate is not None:
             self.on_evaluate(pos.global_step, metrics)
         return metrics
@@ -146,6 +144,11 @@ class Trainer:
         meter = self._meter.totals(self.accelerator)  # a collective: every process
         self.saver.checkpoint(pos.global_step, {**asdict(pos), "meter": meter})
         self._saved_at = self._where(pos)
+
+    def _epochs_done(self, pos: Position) -> float:
+        """Epochs trained so far, as the Trainer logs them (1.5: half-way through the second), so that
+        a training line and the evaluation after it at the end of an epoch say the same epoch."""
+        return round(pos.epoch + pos.batch_in_epoch / max(len(self.train_loader), 1), 4)
 
     def _where(self, pos: Position) -> tuple[int, int, int]:
         """What a checkpoint taken now would hold; equal to _saved_at when it was just taken."""
@@ -312,7 +315,7 @@ class Trainer:
         message = faults.nonfinite_message(step, split, examples, culprits)
         if self.config.train.on_nan_loss == "skip":
             pos.skipped_steps += 1
-            self.log.write({"step": step, "epoch": pos.epoch, "skipped": "non-finite loss",
+            self.log.write({"step": step, "epoch": self._epochs_done(pos), "skipped": "non-finite loss",
                             "examples": [split.where(i) for i in sorted(set(culprits or examples))]})
             if self.main:
                 tqdm.write(f"warning: {message} Skipped this step ({pos.skipped_steps} so far; train.on_nan_loss=skip).",
@@ -326,11 +329,12 @@ class Trainer:
 
     def _log(self, meter: Meter, pos: Position, bar) -> None:
         record = meter.flush(self.accelerator)
-        record = {"step": pos.global_step, "epoch": pos.epoch, **record, "lr": self.scheduler.get_last_lr()[0]}
+        record = {"step": pos.global_step, "epoch": self._epochs_done(pos), **record, "lr": self.scheduler.get_last_lr()[0]}
         self.log.write(record)
         bar.set_postfix(loss=f"{record['loss']:.4f}", refresh=False)
-        if self.config.train.report_to == "tensorboard":
-            self.accelerator.log({f"train/{k}": v for k, v in record.items() if k not in ("step", "epoch")}, step=pos.global_step)
+        if self.accelerator.log_with:  # loss, lr, samples/s, real tokens/s
+            self.accelerator.log(trackers.numbers({k: v for k, v in record.items() if k != "step"}, "train"),
+                                 step=pos.global_step)
 
     def _finish(self, pos: Position) -> None:
         metrics = self.run.best_metrics()
@@ -341,6 +345,10 @@ class Trainer:
             processes=self.accelerator.num_processes, skipped_steps=pos.skipped_steps,
             skipped_rows={name: len(getattr(s, "skipped", [])) for name, s in self.built.splits.items()},
             **({"vocabulary": self.built.extension.record()} if self.built.extension else {}))
+        if self.accelerator.log_with:
+            final = {**{f"best_{k}": v for k, v in metrics.items()}, "best_step": pos.best_step, "steps": pos.global_step,
+                     "train_seconds": summary["train_seconds"]}
+            self.accelerator.log(trackers.numbers(final, "summary"), step=pos.global_step)
         if self.main:
             self.run.metrics.write_text(json.dumps(summary, indent=1))
             plot_curves(self.log, self.adapter.primary_metric, self.run.curves)

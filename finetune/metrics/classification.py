@@ -1,65 +1,58 @@
-"""Classification and regression metrics as pure functions of numpy arrays (checked in tests against
-scikit-learn and scipy): accuracy, binary F1 (positive class 1), Matthews correlation, Pearson and
-Spearman correlation; `compute` gives a task's list of them by name.
+"""Classification and regression metrics: scikit-learn's and scipy's, called as GLUE's scorers call
+them (accuracy, binary F1 of class 1, Matthews correlation, Pearson and Spearman correlation);
+`compute` gives a task's list of them by name. Where the library answers nan or raises on a
+degenerate input (a constant column, no examples), the score here is 0.0: a run's best checkpoint
+is chosen by comparing scores, and nan compares with nothing.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
 
 def accuracy(predictions: np.ndarray, labels: np.ndarray) -> float:
-    predictions, labels = np.asarray(predictions), np.asarray(labels)
-    return float((predictions == labels).mean()) if len(labels) else 0.0
+    from sklearn.metrics import accuracy_score
+
+    return float(accuracy_score(np.asarray(labels), np.asarray(predictions))) if len(labels) else 0.0
 
 
 def f1_binary(predictions: np.ndarray, labels: np.ndarray, positive: int = 1) -> float:
-    predictions, labels = np.asarray(predictions), np.asarray(labels)
-    tp = int(((predictions == positive) & (labels == positive)).sum())
-    fp = int(((predictions == positive) & (labels != positive)).sum())
-    fn = int(((predictions != positive) & (labels == positive)).sum())
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    """F1 of the `positive` class (MRPC, QQP: class 1), 0.0 without a true positive."""
+    from sklearn.metrics import f1_score
+
+    # labels=[positive] with micro averaging is that class's F1 whatever other classes occur, where
+    # average="binary" refuses a `positive` absent from both arrays.
+    return float(f1_score(np.asarray(labels), np.asarray(predictions), labels=[positive], average="micro",
+                          zero_division=0.0))
 
 
 def matthews_corrcoef(predictions: np.ndarray, labels: np.ndarray) -> float:
-    """Multiclass Matthews correlation (Gorodkin's R_K), as scikit-learn computes it."""
-    predictions, labels = np.asarray(predictions), np.asarray(labels)
-    classes = np.union1d(predictions, labels)
-    pred_idx = np.searchsorted(classes, predictions)
-    label_idx = np.searchsorted(classes, labels)
-    confusion = np.zeros((len(classes), len(classes)), dtype=np.float64)
-    np.add.at(confusion, (label_idx, pred_idx), 1)
-    t_sum, p_sum = confusion.sum(axis=1), confusion.sum(axis=0)
-    correct, samples = np.trace(confusion), confusion.sum()
-    cov_ytyp = correct * samples - t_sum @ p_sum
-    cov_ypyp = samples**2 - p_sum @ p_sum
-    cov_ytyt = samples**2 - t_sum @ t_sum
-    denominator = cov_ytyt * cov_ypyp
-    return float(cov_ytyp / np.sqrt(denominator)) if denominator else 0.0
+    """Multiclass Matthews correlation (Gorodkin's R_K); 0.0 when a side has one class."""
+    from sklearn.metrics import matthews_corrcoef as mcc
+
+    return float(mcc(np.asarray(labels), np.asarray(predictions)))
+
+
+def _correlation(kind: str, predictions: np.ndarray, labels: np.ndarray) -> float:
+    from scipy import stats
+
+    x, y = np.asarray(predictions, dtype=np.float64), np.asarray(labels, dtype=np.float64)
+    if len(x) < 2 or np.all(x == x[0]) or np.all(y == y[0]):
+        return 0.0  # undefined: scipy warns and answers nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        value = (stats.pearsonr if kind == "pearson" else stats.spearmanr)(x, y)[0]
+    return float(value) if np.isfinite(value) else 0.0
 
 
 def pearson(predictions: np.ndarray, labels: np.ndarray) -> float:
-    x, y = np.asarray(predictions, dtype=np.float64), np.asarray(labels, dtype=np.float64)
-    x, y = x - x.mean(), y - y.mean()
-    denominator = np.sqrt((x @ x) * (y @ y))
-    return float(x @ y / denominator) if denominator else 0.0
-
-
-def _average_ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks, ties sharing their mean rank (scipy.stats.rankdata's 'average')."""
-    order = np.argsort(values, kind="mergesort")
-    sorted_values = values[order]
-    starts = np.r_[True, sorted_values[1:] != sorted_values[:-1]]
-    group = np.cumsum(starts) - 1
-    first = np.flatnonzero(starts)
-    last = np.r_[first[1:], len(values)] - 1
-    ranks = np.empty(len(values), dtype=np.float64)
-    ranks[order] = (first[group] + last[group]) / 2 + 1
-    return ranks
+    return _correlation("pearson", predictions, labels)
 
 
 def spearman(predictions: np.ndarray, labels: np.ndarray) -> float:
-    return pearson(_average_ranks(np.asarray(predictions)), _average_ranks(np.asarray(labels)))
+    return _correlation("spearman", predictions, labels)
 
 
 METRICS = {

@@ -142,8 +142,23 @@ def for_words(tokenizer: Any, trust_remote_code: bool = False) -> Any:
     return load_tokenizer(tokenizer.name_or_path, trust_remote_code, add_prefix_space=True)
 
 
+def not_loadable(path: str, exc: OSError) -> InputError:
+    """One paragraph instead of transformers' traceback: a hub id that is neither cached nor
+    reachable is the usual cause (this machine offline, or HF_HUB_OFFLINE set)."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    offline = " HF_HUB_OFFLINE is set, so the hub is not asked." if os.environ.get("HF_HUB_OFFLINE") else ""
+    return InputError(
+        f"model={path}: could not load it: not a local folder, not in the Hugging Face cache, and the hub "
+        f"could not give it ({first}).{offline} Fix: give a local model folder (config.json, weights, "
+        f"tokenizer), an alias of a packaged model ({', '.join(ALIASES)}), or run once online (HF_HUB_OFFLINE "
+        f"unset) so that the hub id is downloaded into the cache.")
+
+
 def load_tokenizer(path: str, trust_remote_code: bool = False, **kwargs) -> Any:
-    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, **kwargs)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, **kwargs)
+    except OSError as exc:
+        raise not_loadable(path, exc) from exc
     if tokenizer.pad_token is None:
         # Decoders (GPT-2, Llama) ship without a pad token. Padding positions are masked and the
         # classifier pools the last non-pad token, so reusing end-of-sequence is safe.
@@ -157,7 +172,7 @@ def load_model(model_class: Any, path: str, tokenizer: Any, trust_remote_code: b
     try:
         model = model_class.from_pretrained(path, trust_remote_code=trust_remote_code, **kwargs)
     except OSError as exc:
-        raise InputError(f"model={path}: could not load it ({exc}). Offline? Use a local folder or an alias.") from exc
+        raise not_loadable(path, exc) from exc
     except ValueError as exc:
         if "trust_remote_code" not in str(exc):
             raise

@@ -1,7 +1,7 @@
 """The run folder: its name, its layout, and which checkpoint a run resumes from. No module
 outside finetune/run/ spells the layout; they ask RunDir.
 
-    runs/<name>/config.yaml  metrics.json  log.jsonl  predictions.*  curves.png
+    runs/<name>/config.yaml  metrics.json  log.jsonl  predictions.*  curves.png  test_metrics.json
                 checkpoints/step-N/  checkpoints/best/ (a model folder: see RUN_CONFIG_NAME)
 """
 
@@ -11,8 +11,10 @@ import json
 import time
 from pathlib import Path
 
+import yaml
 from accelerate.utils import broadcast_object_list
 
+from finetune.config import typed
 from finetune.config.schema import RunConfig
 from finetune.engine import devices
 from finetune.errors import InputError
@@ -23,6 +25,7 @@ from finetune.run import checkpoint
 RUN_CONFIG_NAME = "finetune.yaml"
 EVAL_METRICS_NAME = "eval_metrics.json"  # in checkpoints/best: the dev metrics that chose it
 SUMMARY_NAME = "metrics.json"  # a run's (and an export's, and evaluate --out's) summary
+TEST_METRICS_NAME = "test_metrics.json"  # `predict RUN` scored the config's labelled test split
 
 
 def is_model_folder(path: str | Path) -> bool:
@@ -48,6 +51,7 @@ class RunDir:
         self.best = self.checkpoints / "best"
         self.config = self.root / "config.yaml"
         self.metrics = self.root / SUMMARY_NAME
+        self.test_metrics = self.root / TEST_METRICS_NAME
         self.log = self.root / "log.jsonl"
         self.curves = self.root / "curves.png"
 
@@ -72,6 +76,39 @@ class RunDir:
 
     def step_checkpoint(self, step: int) -> Path:
         return self.checkpoints / f"{checkpoint.PREFIX}{step}"
+
+
+# Keys a resumed run may change: where the run lives, how it logs, what it keeps and what it predicts
+# later. Any other key changes the weights (or which checkpoint is "best"), so a run folder resumed
+# with a different value would hold weights no config describes.
+RESUMABLE_CHANGES = ("run_name", "output_dir", "resume", "seeds", "sweep.", "reference.", "data.test",
+                     "data.extra_test.", "data.max_predict_samples", "train.log_every", "train.report_to",
+                     "train.keep_last", "train.save_every", "train.eval_batch_size")
+
+
+def changed_settings(saved: Path, config: RunConfig) -> list[tuple[str, object, object]]:
+    """(key, value in saved, value now) for every key that differs and that training depends on.
+    Keys the saved file lacks (written by an older version) are not compared."""
+    before = typed.flatten(yaml.safe_load(saved.read_text()) or {})
+    # through YAML too, so that tuples, ints-as-floats and the like compare as they are stored
+    now = typed.flatten(yaml.safe_load(yaml.safe_dump(config.to_dict(), allow_unicode=True)))
+    return [(key, before[key], value) for key, value in now.items()
+            if key in before and before[key] != value
+            and not any(key == k or (k.endswith(".") and key.startswith(k)) for k in RESUMABLE_CHANGES)]
+
+
+def refuse_other_settings(folder: Path, config: RunConfig,
+                          fix: str = "Start a new run (run_name=<new name>), or leave those keys as they were to "
+                                     "continue this one") -> None:
+    """A run folder is continued (or, finished, reused) only with the settings that trained it."""
+    run = RunDir(folder)
+    changed = changed_settings(run.config, config) if run.config.is_file() else []
+    if not changed:
+        return
+    shown = ", ".join(f"{key}: {old!r} there, {new!r} now" for key, old, new in changed)
+    raise InputError(
+        f"run folder {run.root} was trained with other settings ({shown}); continuing it would train with "
+        f"two configs, and its config.yaml would describe weights it did not produce. {fix} (see {run.config}).")
 
 
 def _run_folder_of(path: Path) -> Path:
@@ -105,4 +142,6 @@ def open_run(config: RunConfig) -> tuple[RunDir, Path | None]:
             raise InputError(f"resume={config.resume}: no complete checkpoint there. Use resume=auto or never.")
     elif checkpoint.complete(run.checkpoints) or run.metrics.exists():
         raise InputError(f"run folder {run.root} exists already. Choose another run_name, or resume=auto to continue it.")
+    if resume_from is not None or run.finished():
+        refuse_other_settings(run.root, config)
     return run, resume_from

@@ -46,6 +46,7 @@ def plot_curves(log: RunLog, primary: str, out: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     records = log.records()
     train = [(r["step"], r["loss"]) for r in records if "loss" in r]
@@ -65,6 +66,8 @@ def plot_curves(log: RunLog, primary: str, out: Path) -> None:
     right.set_xlabel("optimizer step")
     right.set_ylabel(f"dev {primary}")
     right.grid(alpha=0.3)
+    for axis in (left, right):  # steps are whole numbers: no 2.5 on a short run's axis
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle(out.parent.name)
     fig.tight_layout()
     fig.savefig(out, dpi=100)

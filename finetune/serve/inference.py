@@ -81,15 +81,15 @@ def evaluate_config(config: RunConfig, model_path: str | None, out: str | Path |
                 for name, result in results.items():
                     built.adapter.write_predictions(folder, prediction_name(name), built.splits[name].dataset,
                                                     result.predictions)
-        for split in built.splits.values():
-            print(data_io.describe(split))
+        print(data_io.describe_all(list(built.splits.values()), config.data))
         print(json.dumps(summary["metrics"], indent=1))
     return summary
 
 
 def predict(target: str, overrides: list[str], input_file: str | None = None, flags: dict[str, list[str]] | None = None,
-            out: str | None = None) -> None:
-    """Predictions for texts typed on the command line (task flags), a file, or the config's test split."""
+            out: str | None = None, show: bool = True) -> list:
+    """Predictions for texts typed on the command line (task flags), a file, or the config's test
+    split: printed (show) or written to `out`, and returned (the adapter's, one an example)."""
     config, model_path = resolve_target(target, overrides)
     typed_examples = examples_from_flags(config, flags or {})
     given = None
@@ -99,26 +99,38 @@ def predict(target: str, overrides: list[str], input_file: str | None = None, fl
         config.data.test = str(Path(input_file).resolve())
         config.data.source = "files"
     accelerator, built, results = run_splits(config, model_path, ["test"], given)
-    if not accelerator.is_main_process:
-        return
     result, examples = results["test"], built.splits["test"].dataset
+    if not accelerator.is_main_process:
+        return result.predictions
+    if result.metrics and given is None and model_path and Path(model_path).parent.name == "checkpoints":
+        _record_test_metrics(RunDir(Path(model_path).parent.parent), built.splits["test"], result.metrics)
     if (typed_examples is not None and not out) or not isinstance(built.adapter, PredictionFiles):
-        print("\n".join(built.adapter.show(examples, result.predictions)))
-        return
+        if show:
+            print("\n".join(built.adapter.show(examples, result.predictions)))
+        return result.predictions
     with tempfile.TemporaryDirectory() as tmp:
         written = built.adapter.write_predictions(Path(tmp), "predictions", examples, result.predictions)
         if not out:
-            for path in written[:1]:  # the main file; companions (n-best) only with --out
-                sys.stdout.write(path.read_text())
-            _print_scores(result.metrics, built.adapter, sys.stderr)  # stdout holds the predictions
-            return
+            if show:
+                for path in written[:1]:  # the main file; companions (n-best) only with --out
+                    sys.stdout.write(path.read_text())
+                _print_scores(result.metrics, built.adapter, sys.stderr)  # stdout holds the predictions
+            return result.predictions
         target = Path(out)  # exactly the name given: a.test.tsv stays a.test.tsv
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(written[0]), target)
         for companion in written[1:]:
             shutil.move(str(companion), target.with_name(companion.name))
-    print(f"Predictions for {len(examples)} examples: {target}")
-    _print_scores(result.metrics, built.adapter, sys.stdout)
+    if show:
+        print(f"Predictions for {len(examples)} examples: {target}")
+        _print_scores(result.metrics, built.adapter, sys.stdout)
+    return result.predictions
+
+
+def _record_test_metrics(run: RunDir, split, metrics: dict[str, float]) -> None:
+    """A run's scores on a labelled test file (CoNLL-2003's), for its model card's test results."""
+    record = {"location": split.location, "origin": split.origin, "examples": len(split.dataset), "metrics": metrics}
+    run.test_metrics.write_text(json.dumps(record, indent=1))
 
 
 def examples_from_flags(config: RunConfig, flags: dict[str, list[str]]):

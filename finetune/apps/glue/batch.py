@@ -16,6 +16,7 @@ run on the samples. A task that fails is recorded as failed and the batch goes o
 
 from __future__ import annotations
 
+import difflib
 import gc
 import json
 import os
@@ -33,13 +34,13 @@ from finetune.apps.glue import multiseed
 from finetune.apps.glue import report as glue_report
 from finetune.apps.glue import submission as glue_submission
 from finetune.apps.glue.scores import TASK_SCORE_METRICS, task_score
-from finetune.apps.seeds import check_same_run, seed_list
+from finetune.apps.seeds import seed_list
 from finetune.config import typed
 from finetune.config.schema import RunConfig
 from finetune.data import splits as data_io
 from finetune.engine import devices
 from finetune.errors import InputError, Interrupted, RunStopped
-from finetune.run.folder import RunDir, is_model_folder, read_summary
+from finetune.run.folder import RunDir, is_model_folder, read_summary, refuse_other_settings
 from tasks import prediction_tsv
 from tasks.registry import load_config
 
@@ -75,6 +76,18 @@ def parse_tasks(text: str) -> list[str]:
     return sorted(set(tasks), key=TASKS.index)
 
 
+def _refuse_misspelt_task(item: str, head: str, rest: str) -> None:
+    """`rtee.train.epochs=1` meant rte's epochs: left as a shared key, the config would suggest train.epochs."""
+    sections = {name.split(".")[0] for name in typed.all_keys(RunConfig)}
+    if not rest or head in sections:
+        return
+    near = difflib.get_close_matches(head, list(TASKS), n=1, cutoff=0.7)
+    if near:
+        value = item.split("=", 1)[1] if "=" in item else "..."
+        raise InputError(f"command line: '{item}': '{head}' is not a GLUE task (did you mean {near[0]}.{rest}={value}?). "
+                         f"TASK.key=value sets a key for one task; key=value for every task.")
+
+
 def split_overrides(items: list[str], tasks: list[str]) -> tuple[list[str], dict[str, list[str]]]:
     shared: list[str] = []
     per_task: dict[str, list[str]] = {}
@@ -87,6 +100,7 @@ def split_overrides(items: list[str], tasks: list[str]) -> tuple[list[str], dict
             per_task.setdefault(head, []).append(item.split(".", 1)[1])
             key = rest
         else:
+            _refuse_misspelt_task(item, head, rest)
             shared.append(item)
         if key in BATCH_KEYS:
             raise InputError(f"command line: '{item}': the batch names every task's run itself ({'/'.join(BATCH_KEYS)}). "
@@ -268,8 +282,7 @@ def _check_same_run(folder: Path, config: RunConfig) -> None:
     """A task's run folder from an earlier pass is continued or reused only if it was trained with the
     config this pass resolves (an edited configs/TASK.yaml included). Test sets may differ: the
     diagnostic file can arrive later."""
-    check_same_run(folder, config, skip=("resume", "data.test", "data.extra_test"),
-                   fix="Give the batch a new --out, or delete that run folder to train it again.")
+    refuse_other_settings(folder, config, fix="Give the batch a new --out, or delete that run folder to train it again.")
 
 
 def find_model(folder: Path, task: str) -> Path | None:
