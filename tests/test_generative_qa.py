@@ -427,3 +427,14 @@ def test_an_answer_cut_inside_a_chinese_character_drops_the_half_character():
     ids = tokenizer("眉山", add_special_tokens=False)["input_ids"]
     assert len(ids) == 6  # 3 bytes a character, none merged
     assert adapter._text(ids) == "眉山" and adapter._text(ids[:5]) == "眉" and adapter._text(ids[:3]) == "眉"
+
+
+def test_a_tied_decoder_checkpoints_without_accelerates_shared_tensor_warning(models_dir, qa_data, tmp_path):
+    # GPT-2 ties lm_head to the input embedding; accelerate said "Removed shared tensor ..." at every
+    # checkpoint, in the middle of the progress bar. The weights are tied again on load.
+    result = run_cli("train", "squad_generative", f"model={models_dir['gpt2']}", f"data.train={qa_data / 'train.jsonl'}",
+                     f"data.validation={qa_data / 'dev.jsonl'}", "data.max_seq_length=64", f"output_dir={tmp_path}",
+                     "run_name=tied", "train.max_steps=2", "train.save_every=1", "train.batch_size=4", "max_new_tokens=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert list((tmp_path / "tied" / "checkpoints").glob("step-*"))
+    assert "Removed shared tensor" not in result.stderr
