@@ -41,26 +41,11 @@ from finetune.metrics import bleu as bleu_metric
 from finetune.metrics import cmrc as cmrc_metrics
 from finetune.metrics import squad as squad_metrics
 from tasks.base import Adapter, check_text, column_texts, require_columns
+from tasks import card_code
 from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
 
 GOLD = "gold_answers"  # all gold answer texts of an example (added by setup_labels)
 ANSWER_START = "answer_start"  # offset of the first gold answer in the stripped context, -1 unknown
-
-CARD_EXAMPLE = {"context": "The Eiffel Tower was completed in 1889 and stands in Paris.",
-                "question": "When was the Eiffel Tower completed?"}
-CARD_USAGE = """from transformers import pipeline
-generator = pipeline("text-generation", model="{name}")
-context = {context!r}
-question = {question!r}
-prompt = {context_template!r}.format(context=context) + {question_template!r}.format(question=question)
-{call}print(answer)"""
-CHAT_CALL = """# The prompt is the user's message; the tokenizer's chat template wraps it, as in training.
-messages = [{{"role": "user", "content": prompt}}]
-answer = generator(messages, {kwargs})[0]["generated_text"][-1]["content"].strip()
-"""
-PLAIN_CALL = """answer = generator(prompt, {kwargs}, return_full_text=False)[0]["generated_text"].strip()
-"""
-
 
 @dataclass
 class GenerativeQAOptions:
@@ -388,9 +373,10 @@ class GenerativeQAAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard)
         if self.tokenizer is None:  # export builds no run: whether the prompt is a chat comes from the folder
             self.prepare_tokenizer(AutoTokenizer.from_pretrained(folder))
         kwargs = ", ".join(f"{k}={v!r}" for k, v in self.generation_kwargs().items())
-        call = (CHAT_CALL if self.chat else PLAIN_CALL).format(kwargs=kwargs)
-        return CARD_USAGE.format(name=name, context_template=o.context_template, question_template=o.question_template,
-                                 call=call, **CARD_EXAMPLE)
+        call = (card_code.GENERATIVE_CHAT_CALL if self.chat else card_code.GENERATIVE_PLAIN_CALL).format(kwargs=kwargs)
+        return card_code.GENERATIVE_USAGE.format(name=name, context_template=o.context_template,
+                                                 question_template=o.question_template, call=call,
+                                                 **card_code.GENERATIVE_EXAMPLE)
 
     def examples_from_flags(self, flags):
         questions, contexts = flags.get("question") or [], flags.get("context") or []

@@ -39,44 +39,10 @@ from finetune.errors import InputError
 from finetune.metrics import cmrc as cmrc_metrics
 from finetune.metrics import squad as squad_metrics
 from tasks.base import Adapter, check_text, column_texts, require_columns
+from tasks import card_code
 from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
 
 NO_ANSWER = 0  # the window position that stands for "no answer here"
-
-# The model card's code: the toolkit's decoding in plain transformers (transformers 5 has no
-# question-answering pipeline). It searches every start <= end pair of the context tokens, where
-# the toolkit searches the n_best highest starts and ends: the same answer unless the best pair's
-# start or end is not among those (n_best=20).
-CARD_USAGE = """import torch
-from transformers import AutoModelForQuestionAnswering, AutoTokenizer
-
-tokenizer = AutoTokenizer.from_pretrained("{name}")
-tokenizer.padding_side = "right"  # token 0 of every window is the no-answer position
-model = AutoModelForQuestionAnswering.from_pretrained("{name}").eval()
-question = "{question}"
-context = "{context}"
-# The context in windows of {max_length} tokens overlapping by {stride}, as the model was trained.
-inputs = tokenizer(question.lstrip(), context, truncation="only_second", max_length={max_length}, stride={stride},
-                   return_overflowing_tokens=True, return_offsets_mapping=True, padding=True, return_tensors="pt")
-offsets = inputs.pop("offset_mapping").tolist()
-inputs.pop("overflow_to_sample_mapping")
-with torch.no_grad():
-    out = model(**inputs)
-answer, best, null = "", float("-inf"), float("inf")
-for w in range(len(offsets)):
-    start, end = out.start_logits[w].tolist(), out.end_logits[w].tolist()
-    null = min(null, start[0] + end[0])
-    in_context = [k for k, s in enumerate(inputs.sequence_ids(w)) if s == 1]
-    for s in in_context:
-        for e in in_context:
-            if s <= e < s + {max_answer_length} and start[s] + end[e] > best:
-                best, answer = start[s] + end[e], context[offsets[w][s][0]:offsets[w][e][1]]
-{unanswerable}print(answer)"""
-CARD_UNANSWERABLE = """if null - best > {threshold}:  # null_threshold, chosen on dev
-    answer = ""
-"""
-CARD_EXAMPLES = {"zh": ("苏轼是哪里人？", "苏轼是北宋著名的文学家与政治家，眉州眉山人。"),
-                 "en": ("Who wrote the letter?", "The letter was written by Ada Lovelace in 1843.")}
 
 NO_SPAN_ODDS = 1e9  # null odds of a question with no valid span in any window (finite: JSON has no inf)
 
@@ -409,10 +375,12 @@ class SquadAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
 
     def card_usage(self, folder: Path, name: str) -> str:
         o = self.options
-        question, context = CARD_EXAMPLES.get(self.config.language or "en", CARD_EXAMPLES["en"])
-        threshold = CARD_UNANSWERABLE.format(threshold=o.null_threshold) if o.version_2 else ""
-        return CARD_USAGE.format(name=name, question=question, context=context, max_length=self.config.data.max_seq_length,
-                                 stride=o.doc_stride, max_answer_length=o.max_answer_length, unanswerable=threshold)
+        examples = card_code.SQUAD_EXAMPLES
+        question, context = examples.get(self.config.language or "en", examples["en"])
+        threshold = card_code.SQUAD_UNANSWERABLE.format(threshold=o.null_threshold) if o.version_2 else ""
+        return card_code.SQUAD_USAGE.format(name=name, question=question, context=context,
+                                            max_length=self.config.data.max_seq_length, stride=o.doc_stride,
+                                            max_answer_length=o.max_answer_length, unanswerable=threshold)
 
     def show(self, examples, predictions):
         lines = []
