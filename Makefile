@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make finetune TASK=sst2 [ARGS='train.epochs=1 model=PATH']   fine-tune on a task (configs/TASK.yaml)"
 	@echo "make evaluate RUN=runs/NAME [ARGS=...]                        dev metrics of a run or exported folder"
-	@echo "make export RUN=runs/NAME [OUT=DIR]                           a plain Hugging Face folder"
+	@echo "make export RUN=runs/NAME [OUT=DIR] [PUSH=USER/NAME]           a plain Hugging Face folder (PUSH: also on the Hub)"
 	@echo "make glue [TASKS=sst2,mrpc,rte] [OUT=DIR] [ARGS='model=PATH train.epochs=1']  every GLUE task: table, chart, submission"
 	@echo "make bench [ARGS='sst2.steps=30 workloads=[sst2]']             throughput beside the transformers Trainer (bench/)"
 	@echo "make sweep TASK=sst2 [WORKERS=2] [ARGS='sweep.trials=20']     a hyperparameter study (optuna) over the config's sweep: section"
@@ -43,8 +43,8 @@ evaluate: $(STAMP)
 	$(BIN)/python -m finetune evaluate $(RUN) $(ARGS)
 
 export: $(STAMP)
-	@test -n "$(RUN)" || { echo "usage: make export RUN=runs/NAME [OUT=DIR]"; exit 2; }
-	$(BIN)/python -m finetune export $(RUN) $(if $(OUT),--out $(OUT))
+	@test -n "$(RUN)" || { echo "usage: make export RUN=runs/NAME [OUT=DIR] [PUSH=USER/NAME]"; exit 2; }
+	$(BIN)/python -m finetune export $(RUN) $(if $(OUT),--out $(OUT)) $(if $(PUSH),--push $(PUSH))
 
 glue: $(STAMP)
 	$(BIN)/python -m finetune glue $(if $(TASKS),--tasks $(TASKS)) $(if $(OUT),--out $(OUT)) $(ARGS)

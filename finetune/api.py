@@ -80,7 +80,7 @@ def evaluate(target: str | Path, overrides: Overrides = None, out: str | Path | 
 def predict(target: str | Path, overrides: Overrides = None, *, input_file: str | Path | None = None,
             out: str | Path | None = None, show: bool = False, **examples: str | list[str]) -> list:
     """`python -m finetune predict RUN_OR_MODEL`: the predictions, one an example, as the task gives
-    them (a label, a list of entities, an answer with its n-best). Examples are the task's predict
+    them (a label with each class's probability, a list of entities, an answer with its n-best). Examples are the task's predict
     flags as keywords: text=[...] (and text_pair=[...]), question=/context=, context=/choice=; or
     input_file=; or nothing, for the config's test split. out= also writes the predictions file."""
     from finetune.serve.inference import predict as predict_target
@@ -91,9 +91,10 @@ def predict(target: str | Path, overrides: Overrides = None, *, input_file: str 
                           str(out) if out else None, show=show)
 
 
-def export(run: str | Path, out: str | Path | None = None) -> Path:
-    """`python -m finetune export RUN [--out DIR]`: a plain Hugging Face folder; returns its path."""
+def export(run: str | Path, out: str | Path | None = None, *, push: str | None = None, private: bool = False) -> Path:
+    """`python -m finetune export RUN [--out DIR] [--push REPO_ID [--private]]`: a plain Hugging Face
+    folder (uploaded to the Hub repo `push` as well); returns its path."""
     from finetune.serve.export import export as export_run
 
     _quiet()
-    return export_run(str(run), str(out) if out else None)
+    return export_run(str(run), str(out) if out else None, push, private)

@@ -15,7 +15,7 @@ from transformers import AutoModelForSequenceClassification
 from finetune.data.splits import RawSplit, is_test_split, read_file
 from finetune.errors import InputError
 from finetune.metrics import classification as classification_metrics
-from tasks import prediction_tsv
+from tasks import classification_report, prediction_tsv
 from tasks.base import Adapter, check_text, column_texts, require_columns
 from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
 
@@ -164,10 +164,25 @@ class ClassificationAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCar
 
     # -- predictions ------------------------------------------------------------------------
     def decode(self, examples, features, outputs):
-        logits = np.stack(outputs["logits"])
+        """Regression: the number. Classification: {label, score, probabilities}, as a transformers
+        pipeline gives label and score, with every class's probability (softmax of the logits) beside."""
+        logits = np.stack(outputs["logits"]).astype(np.float64)
         if self.options.regression:
             return [float(v) for v in logits[:, 0]]
-        return [self.labels[i] for i in logits.argmax(-1)]
+        probabilities = np.exp(logits - logits.max(-1, keepdims=True))
+        probabilities /= probabilities.sum(-1, keepdims=True)
+        return [{"label": self.labels[i], "score": float(row[i]),
+                 "probabilities": dict(zip(self.labels, (float(p) for p in row)))}
+                for i, row in zip(probabilities.argmax(-1), probabilities)]
+
+    def _names(self) -> list[str]:
+        """The classes as people read them: label_names where the config gives them, else the labels."""
+        return list(self.options.label_names or self.labels)
+
+    @staticmethod
+    def predicted_labels(predictions: list) -> list:
+        """The label strings (or numbers) of decode's predictions, as the data files write them."""
+        return [p["label"] if isinstance(p, dict) else p for p in predictions]
 
     def _gold(self, examples: Dataset) -> list:
         values = self._label_strings(examples)
@@ -179,7 +194,7 @@ class ClassificationAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCar
             pred_array, gold_array = np.asarray(predictions, dtype=np.float64), np.asarray(gold, dtype=np.float64)
         else:
             label2id = {label: i for i, label in enumerate(self.labels)}
-            pred_array = np.asarray([label2id[p] for p in predictions])
+            pred_array = np.asarray([label2id[p] for p in self.predicted_labels(predictions)])
             gold_array = np.asarray([label2id[g] for g in gold])
         return classification_metrics.compute(self.options.metrics, pred_array, gold_array)
 
@@ -190,8 +205,12 @@ class ClassificationAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCar
         return self.options.label_column in examples.column_names and not is_test_split(self.config.data, split)
 
     def show(self, examples, predictions):
-        names = dict(zip(self.labels or [], self.options.label_names or self.labels or []))
-        return [f"{names.get(p, p)}\t{t}" for p, t in zip(predictions, examples[self.options.text_column])]
+        """`label<TAB>probability<TAB>text` (regression: the score instead of label and probability)."""
+        texts = examples[self.options.text_column]
+        if self.options.regression:
+            return [f"{p:.3f}\t{t}" for p, t in zip(predictions, texts)]
+        names = dict(zip(self.labels, self._names()))
+        return [f"{names[p['label']]}\t{p['score']:.3f}\t{t}" for p, t in zip(predictions, texts)]
 
     def card_usage(self, folder: Path, name: str) -> str:
         """The pipeline call with an input of the task's shape: a pair task takes text and text_pair;
@@ -219,11 +238,25 @@ class ClassificationAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCar
         return Dataset.from_dict(columns)
 
     def write_predictions(self, folder: Path, name: str, examples, predictions):
+        """`name.tsv`: index, prediction, the gold label (when the file has one) and, for classes, one
+        probability column a class (`p_<name>`); with gold labels, the per-class report and confusion
+        matrix beside it (tasks/classification_report.py)."""
         has_gold = self.options.label_column in examples.column_names
         gold = self._gold(examples) if has_gold else None
-        rows = [[index, f"{prediction:.3f}" if self.options.regression else prediction] + ([gold[i]] if has_gold else [])
-                for i, (index, prediction) in enumerate(zip(self._index(examples), predictions))]
-        return [prediction_tsv.write(folder / f"{name}.tsv", ["index", "prediction"] + (["label"] if has_gold else []), rows)]
+        header = ["index", "prediction"] + (["label"] if has_gold else [])
+        if self.options.regression:
+            rows = [[index, f"{p:.3f}"] for index, p in zip(self._index(examples), predictions)]
+        else:
+            header += [f"p_{n}" for n in self._names()]
+            rows = [[index, p["label"]] + [f"{p['probabilities'][label]:.5f}" for label in self.labels]
+                    for index, p in zip(self._index(examples), predictions)]
+        if has_gold:
+            rows = [row[:2] + [g] + row[2:] for row, g in zip(rows, gold)]
+        written = [prediction_tsv.write(folder / f"{name}.tsv", header, rows)]
+        if has_gold and not self.options.regression and all(g in self.labels for g in gold):
+            written += classification_report.write(folder, name, gold, self.predicted_labels(predictions),
+                                                   self.labels, self._names())
+        return written
 
     def score_files(self, predictions, references, null_odds=None):
         if null_odds is not None:

@@ -40,7 +40,11 @@ def test_train_evaluate_predict_export_return_their_results(tiny_bert, sentiment
 
     texts = ["the film was great", "awful and dull"]
     labels = predict(run.folder, text=texts)
-    assert len(labels) == 2 and set(labels) <= {"0", "1"}  # the run's labels; --text prints their names
+    # the run's labels (--text prints their names), with the probability of each class
+    assert len(labels) == 2 and {p["label"] for p in labels} <= {"0", "1"}
+    for p in labels:
+        assert set(p["probabilities"]) == {"0", "1"} and p["score"] == max(p["probabilities"].values())
+        assert sum(p["probabilities"].values()) == pytest.approx(1.0)
     folder = export(run.folder, tmp_path / "exported")
     assert folder == tmp_path / "exported" and (folder / "config.json").is_file()
     assert predict(folder, text=texts) == labels  # the export predicts as the run

@@ -419,7 +419,8 @@ def test_task_contract(case, task, backbone, request, tiny_files, tmp_path, caps
     adapter = registry.get(config)
     written = sorted(p.name for p in run.iterdir() if p.name.startswith(("predictions", "nbest_", "null_odds")))
     assert written, f"{name}: the run wrote no dev predictions"
-    main_file = next(run / n for n in written if n.startswith("predictions"))
+    # the main file (predictions.tsv / .json / .conll), not a companion (predictions.report.txt)
+    main_file = next(run / n for n in written if n.startswith("predictions") and n.count(".") == 1)
     printed = _cli(capsys, "score", name, "--predictions", str(main_file), "--references", dev)
     scored = _scores(printed)
     both = set(scored) & set(metrics)
@@ -435,7 +436,7 @@ def test_task_contract(case, task, backbone, request, tiny_files, tmp_path, caps
     plain = _plain_predictions(export, tmp_path / "plain")
     assert sorted(p.name for p in plain) == written
     for path in plain:
-        assert path.read_text() == (run / path.name).read_text(), f"{path.name}: plain transformers differs from the run"
+        assert path.read_bytes() == (run / path.name).read_bytes(), f"{path.name}: plain transformers differs from the run"
     _check_card(export, summary, tmp_path)
 
     # 5. the exported folder evaluates to the run's metrics and files
@@ -446,7 +447,7 @@ def test_task_contract(case, task, backbone, request, tiny_files, tmp_path, caps
     for key, value in metrics.items():
         assert again[key] == pytest.approx(value, abs=1e-6), key
     for file_name in written:
-        assert (evaluated / file_name).read_text() == (run / file_name).read_text(), file_name
+        assert (evaluated / file_name).read_bytes() == (run / file_name).read_bytes(), file_name
 
 
 @pytest.mark.parametrize("case, task, backbone", CASES, ids=[c[0] for c in CASES])

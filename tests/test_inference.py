@@ -146,15 +146,46 @@ def test_predict_texts_one_line_each(trained, exported):
     stdout = _ok(run_cli("predict", str(trained["run"]), "--text", texts[0], "--text", texts[1]))
     lines = stdout.strip("\n").splitlines()
     assert len(lines) == 2, stdout
-    labels = []
-    for line, text in zip(lines, texts):
-        label, _, shown = line.partition("\t")
-        assert label in ("negative", "positive") and shown == text, line  # sst2's label_names
-        labels.append(label)
+    shown = [line.split("\t") for line in lines]
+    assert [row[2] for row in shown] == texts, stdout
+    assert all(row[0] in ("negative", "positive") for row in shown), stdout  # sst2's label_names
     import transformers
 
+    # label and probability as the exported model's pipeline gives them (softmax of the logits)
     pipe = transformers.pipeline("text-classification", model=str(exported), device="cpu")
-    assert labels == [out["label"] for out in pipe(texts)]
+    expected = pipe(texts)
+    assert [row[0] for row in shown] == [out["label"] for out in expected]
+    assert [row[1] for row in shown] == [f"{out['score']:.3f}" for out in expected]
+
+
+def test_prediction_file_carries_each_class_probability(trained):
+    rows = trained["predictions"]
+    assert list(rows[0]) == ["index", "prediction", "label", "p_negative", "p_positive"]
+    for row in rows:
+        p = {"0": float(row["p_negative"]), "1": float(row["p_positive"])}
+        assert sum(p.values()) == pytest.approx(1.0, abs=2e-5)
+        assert row["prediction"] == max(p, key=p.get)
+
+
+def test_dev_report_and_confusion_matrix(trained):
+    """The run folder's per-class report and confusion matrix agree with its own predictions.tsv."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    run, rows = trained["run"], trained["predictions"]
+    gold, predicted = [r["label"] for r in rows], [r["prediction"] for r in rows]
+    table = _read_tsv(run / "predictions.confusion.tsv")
+    assert [r["gold/predicted"] for r in table] == ["negative", "positive"]
+    for r, gold_label in zip(table, ("0", "1")):
+        for name, predicted_label in (("negative", "0"), ("positive", "1")):
+            expected = sum(g == gold_label and p == predicted_label for g, p in zip(gold, predicted))
+            assert int(r[name]) == expected, (gold_label, predicted_label)
+    precision, recall, f1, support = precision_recall_fscore_support(gold, predicted, labels=["0", "1"], zero_division=0)
+    report = (run / "predictions.report.txt").read_text()
+    for name, values in zip(("negative", "positive"), zip(precision, recall, f1, support)):
+        line = next(line for line in report.splitlines() if line.strip().startswith(name))
+        assert line.split()[1:] == [f"{values[0]:.4f}", f"{values[1]:.4f}", f"{values[2]:.4f}", str(values[3])]
+    png = (run / "predictions.confusion.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
 
 
 def test_predict_input_file_writes_index_and_prediction(trained, exported, tmp_path):
@@ -167,13 +198,18 @@ def test_predict_input_file_writes_index_and_prediction(trained, exported, tmp_p
     stdout = _ok(run_cli("predict", str(trained["run"]), "--input", str(test_file), "--out", str(out)))
     assert "Predictions for 7 examples" in stdout
     lines = out.read_text().splitlines()
-    assert lines[0] == "index\tprediction" and len(lines) == 1 + 7
+    assert lines[0] == "index\tprediction\tp_negative\tp_positive" and len(lines) == 1 + 7
     rows = _read_tsv(out)
     assert [r["index"] for r in rows] == indices
+    assert sorted(p.name for p in out.parent.iterdir()) == ["test_predictions.tsv"]  # no labels: no report
     import transformers
 
-    pipe = transformers.pipeline("text-classification", model=str(exported), device="cpu")
-    assert [NAMES[r["prediction"]] for r in rows] == [o["label"] for o in pipe(sentences)]
+    pipe = transformers.pipeline("text-classification", model=str(exported), device="cpu", top_k=None)
+    for row, scores in zip(rows, pipe(sentences), strict=True):
+        best = max(scores, key=lambda s: s["score"])
+        assert NAMES[row["prediction"]] == best["label"]
+        for s in scores:
+            assert float(row[f"p_{s['label']}"]) == pytest.approx(s["score"], abs=1e-5)
 
 
 # -- score ------------------------------------------------------------------------------------------

@@ -181,3 +181,19 @@ def test_spearman_continuous_matches_scipy(seed):
     preds = rng.normal(size=100)
     labels = preds ** 3 + rng.normal(0, 0.5, size=100)
     assert classification.spearman(preds, labels) == pytest.approx(stats.spearmanr(preds, labels)[0], abs=1e-12)
+
+
+def test_confusion_matrix_rows_are_gold_and_columns_predicted(tmp_path):
+    from tasks import classification_report
+
+    gold = ["a", "a", "a", "b", "c"]
+    predicted = ["a", "b", "b", "b", "a"]
+    written = classification_report.write(tmp_path, "dev", gold, predicted, ["a", "b", "c"], ["Ant", "Bee", "Cat"])
+    assert [p.name for p in written] == ["dev.report.txt", "dev.confusion.tsv", "dev.confusion.png"]
+    lines = (tmp_path / "dev.confusion.tsv").read_text().splitlines()
+    assert lines == ["gold/predicted\tAnt\tBee\tCat", "Ant\t1\t2\t0", "Bee\t0\t1\t0", "Cat\t1\t0\t0"]
+    report = {line.split()[0]: line.split()[1:] for line in (tmp_path / "dev.report.txt").read_text().splitlines()
+              if line.strip().startswith(("Ant", "Bee", "Cat"))}
+    # Ant: precision 1/2, recall 1/3; Bee: precision 1/3, recall 1; Cat: never predicted (0, zero_division=0)
+    assert report == {"Ant": ["0.5000", "0.3333", "0.4000", "3"], "Bee": ["0.3333", "1.0000", "0.5000", "1"],
+                      "Cat": ["0.0000", "0.0000", "0.0000", "1"]}

@@ -17,8 +17,8 @@ def test_own_csv_with_string_labels_trains_and_exports(tiny_bert, tmp_path):
     assert summary["data"]["train"]["rows"] == 22 and summary["data"]["validation"]["rows"] == 8
     assert set(summary["metrics"]) == {"accuracy", "f1", "combined", "loss"}
     rows = [line.split("\t") for line in (run / "predictions.tsv").read_text().splitlines()[1:]]
-    assert {label for _, _, label in rows} <= {"negative", "positive"}
-    assert {prediction for _, prediction, _ in rows} <= {"negative", "positive"}
+    assert {row[2] for row in rows} <= {"negative", "positive"}  # index, prediction, label, p_negative, p_positive
+    assert {row[1] for row in rows} <= {"negative", "positive"}
 
     export = tmp_path / "export"
     assert run_cli("export", str(run), "--out", str(export)).returncode == 0

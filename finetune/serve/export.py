@@ -21,9 +21,14 @@ from tasks.registry import load_config
 from tasks.roles import ModelCard
 
 
-def export(run: str, out: str | None = None) -> Path:
+def export(run: str, out: str | None = None, push_to: str | None = None, private: bool = False) -> Path:
+    """The folder (default exports/<run name>); with `push_to`, also uploaded to that Hub repo, and
+    the model card's code names the repo rather than the folder."""
     from finetune.apps.seeds import best_run
+    from finetune.serve import push
 
+    if push_to:
+        push.check_repo_id(push_to)
     study = best_run(run)  # a seeds=N folder: its best seed is the model
     if study is not None:
         print(f"{run} is a study over seeds: exporting its model, seed {study[1]['seed']} ({study[0]}): "
@@ -42,8 +47,6 @@ def export(run: str, out: str | None = None) -> Path:
     shutil.copytree(best, tmp, ignore=shutil.ignore_patterns(EVAL_METRICS_NAME))
     (tmp / SUMMARY_NAME).write_text(json.dumps(summary, indent=1))
     # Options the dev set chose (SQuAD v2's null threshold) travel with the model.
-    
-
     adapter = registry.get(load_config(best / RUN_CONFIG_NAME))
     chosen = adapter.export_options(summary.get("metrics", {})) if isinstance(adapter, ModelCard) else {}
     if chosen:
@@ -51,7 +54,9 @@ def export(run: str, out: str | None = None) -> Path:
         (tmp / RUN_CONFIG_NAME).write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
         adapter = registry.get(load_config(tmp / RUN_CONFIG_NAME))  # the card's code uses the chosen options
     test = json.loads(run_dir.test_metrics.read_text()) if run_dir.test_metrics.is_file() else None
-    (tmp / "README.md").write_text(model_card(config, summary, adapter, tmp, target.name, test))
+    (tmp / "README.md").write_text(model_card(config, summary, adapter, tmp, push_to or target.name, test))
     publish(tmp, target)
     print(f"Exported {run_dir.root} -> {target}")
+    if push_to:
+        print(f"Pushed {target} to the Hub: {push.push(target, push_to, private)}")
     return target

@@ -272,7 +272,8 @@ class Runner:
             for name, result in results.items():
                 examples = built.splits[name].dataset
                 indices = prediction_tsv.index_values(examples, getattr(config.options, "index_column", None))
-                path = glue_submission.write(self.submission, task, name, indices, result.predictions)
+                path = glue_submission.write(self.submission, task, name, indices,
+                                             built.adapter.predicted_labels(result.predictions))
                 record["submission"].append(path.name)
         del built
         accelerator.wait_for_everyone()
