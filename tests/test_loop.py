@@ -34,7 +34,7 @@ def test_run_folder_layout(tiny_bert, sentiment_data, tmp_path):
     # The tiny task is learnable: the best dev accuracy beats chance clearly.
     assert summary["metrics"]["accuracy"] >= 0.8
     rows = (run / "predictions.tsv").read_text().splitlines()
-    assert rows[0] == "index\tprediction\tlabel" and len(rows) == 1 + 25
+    assert rows[0] == "index\tprediction\tlabel\tp_negative\tp_positive" and len(rows) == 1 + 25
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     train_lines = [r for r in log if "loss" in r]
     assert [r["step"] for r in train_lines] == [8, 16, 24, 32, 40, 48]
@@ -42,6 +42,14 @@ def test_run_folder_layout(tiny_bert, sentiment_data, tmp_path):
     assert [r["step"] for r in log if "eval" in r] == [12, 24, 36, 48]  # each epoch end
     # keep_last=1: only the final step checkpoint survives rotation, plus best/
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best", "step-48"]
+    # What the run said it would hold, against what it holds (metrics.json's size is the folder's)
+    from finetune.run import disk
+
+    line = next(line for line in result.stdout.splitlines() if line.startswith("Disk: a checkpoint is about"))
+    assert "keeping the last 1 (train.keep_last)" in line, line
+    size = disk.folder_bytes(run) / disk.MB
+    assert summary["run_folder_mb"] == pytest.approx(size, abs=0.05)
+    assert f"Run folder: {run} ({size:,.0f} MB)" in result.stdout
     # The resolved config reproduces the run: it names the tiny model and data.
     saved = (run / "config.yaml").read_text()
     assert str(tiny_bert) in saved and "max_seq_length: 32" in saved
@@ -140,3 +148,42 @@ def test_an_unknown_compile_backend_is_exit_2(tiny_bert, sentiment_data, tmp_pat
     result = run_cli("train", "sst2", *tiny_args(sentiment_data, tiny_bert, tmp_path, train__compile="turbo"))
     assert result.returncode == 2 and "train.compile=turbo" in result.stderr and "inductor" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "tiny").exists()
+
+
+def test_keep_last_0_leaves_best_only_and_a_rerun_cannot_train_over_it(tiny_bert, sentiment_data, tmp_path):
+    args = tiny_args(sentiment_data, tiny_bert, tmp_path, train__keep_last=0, train__save_every=3, train__epochs=1)
+    result = run_cli("train", "sst2", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = tmp_path / "tiny"
+    assert "one while training, none once finished (train.keep_last=0)" in result.stdout
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best"]
+    from finetune.run import disk
+
+    assert _metrics(run)["run_folder_mb"] == pytest.approx(disk.folder_bytes(run) / disk.MB, abs=0.05)
+    best = (run / "checkpoints" / "best" / "model.safetensors").read_bytes()
+    again = run_cli("train", "sst2", *args)
+    assert again.returncode == 2 and "has finished and kept no step checkpoint (train.keep_last=0)" in again.stderr
+    assert (run / "checkpoints" / "best" / "model.safetensors").read_bytes() == best
+
+
+def test_disk_plan_matches_the_files_a_checkpoint_holds(tiny_bert, tiny_gpt2, tmp_path):
+    """The estimate against accelerate's own files: weights (GPT-2's tied embeddings once), AdamW's moments."""
+    from accelerate import Accelerator
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from finetune.run import disk
+
+    for name, path in (("bert", tiny_bert), ("gpt2", tiny_gpt2)):
+        model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        accelerator = Accelerator(cpu=True)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        model, optimizer = accelerator.prepare(model, optimizer)
+        model(**tokenizer(["a b c"], return_tensors="pt"), labels=torch.tensor([1])).loss.backward()
+        optimizer.step()  # the moments exist only after a step
+        folder = tmp_path / name
+        accelerator.save_state(str(folder))
+        plan = disk.plan(model, tokenizer)
+        weights, moments = (folder / "model.safetensors").stat().st_size, (folder / "optimizer.bin").stat().st_size
+        assert plan.weights == pytest.approx(weights, rel=0.03), name
+        assert plan.optimizer == pytest.approx(moments, rel=0.05), name

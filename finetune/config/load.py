@@ -158,7 +158,7 @@ def validate(config: RunConfig, where: str) -> None:
     """Checks that a type cannot express: ranges, and values that only break hours later."""
     t = config.train
     at_least_one = [("train.batch_size", t.batch_size), ("train.grad_accum", t.grad_accum), ("train.log_every", t.log_every),
-                    ("data.max_seq_length", config.data.max_seq_length), ("train.keep_last", t.keep_last),
+                    ("data.max_seq_length", config.data.max_seq_length),
                     ("train.max_steps", t.max_steps), ("train.eval_every", t.eval_every), ("train.save_every", t.save_every),
                     ("train.patience", t.patience), ("lora.r", config.lora.r), ("train.eval_batch_size", t.eval_batch_size),
                     ("data.max_train_samples", config.data.max_train_samples), ("data.max_eval_samples", config.data.max_eval_samples),
@@ -166,6 +166,8 @@ def validate(config: RunConfig, where: str) -> None:
     for key, value in at_least_one:
         if value is not None and value < 1:
             raise InputError(f"{where}: {key} must be at least 1, got {value}.")
+    if t.keep_last < 0:
+        raise InputError(f"{where}: train.keep_last must be 0 or more, got {t.keep_last}.")
     for key, value in [("train.lr", t.lr), ("train.epochs", t.epochs), ("train.weight_decay", t.weight_decay),
                        ("train.warmup_ratio", t.warmup_ratio), ("train.max_grad_norm", t.max_grad_norm)]:
         if value is not None and not math.isfinite(value):

@@ -74,7 +74,9 @@ class TrainConfig:
     precision: Literal["no", "bf16", "fp16", "auto"] = "no"
     eval_every: int | None = None  # optimizer steps between evaluations; every epoch end regardless
     save_every: int | None = None  # optimizer steps between checkpoints; default: at each evaluation
-    keep_last: int = 2  # step-N checkpoints kept; best/ is kept apart
+    # step-N checkpoints kept (best/ apart). Resume after a kill needs only the newest (each is written
+    # whole before an older one goes); 0 keeps one while training and none once the run has finished.
+    keep_last: int = 1
     patience: int | None = None  # evaluations without improvement before stopping early
     log_every: int = 20  # optimizer steps between lines of log.jsonl
     # A torch.compile backend for the training forward ("inductor"; null: eager). Shapes are marked

@@ -30,7 +30,7 @@ from finetune.engine.evaluation import model_inputs, run_split
 from finetune.engine.progress import Meter, Position
 from finetune.errors import InputError, Interrupted, RunStopped
 from finetune.models import lora
-from finetune.run import checkpoint, fault_injection, faults, trackers
+from finetune.run import checkpoint, disk, fault_injection, faults, trackers
 from finetune.run import summary as run_summary
 from finetune.run.folder import RunDir, open_run, prediction_name
 from finetune.run.saving import RunSaver
@@ -67,6 +67,7 @@ class Trainer:
             config.save(run_dir.config)
             print(f"Run folder: {run_dir.root}\nData:")
             print(data_io.describe_all(list(self.built.splits.values()), config.data))
+            print(disk.announce(disk.plan(self.built.model, self.built.tokenizer), config.train.keep_last))
 
     # -- set-up ---------------------------------------------------------------------------------
     def setup(self):
@@ -338,23 +339,34 @@ class Trainer:
 
     def _finish(self, pos: Position) -> None:
         metrics = self.run.best_metrics()
+        if self.main:  # before the folder's size is taken
+            plot_curves(self.log, self.adapter.primary_metric, self.run.curves)
         summary = run_summary.summary(
             self.config, self.adapter.primary_metric, metrics, self.config.model, self.built.splits,
             best_step=pos.best_step, steps=pos.global_step, epochs_completed=pos.epoch,
             train_examples=len(self.built.splits["train"].dataset), train_seconds=round(pos.train_seconds, 1),
             processes=self.accelerator.num_processes, skipped_steps=pos.skipped_steps,
             skipped_rows={name: len(getattr(s, "skipped", [])) for name, s in self.built.splits.items()},
-            **({"vocabulary": self.built.extension.record()} if self.built.extension else {}))
+            **({"vocabulary": self.built.extension.record()} if self.built.extension else {}),
+            run_folder_mb=round(self._folder_bytes_kept() / disk.MB, 1))
         if self.accelerator.log_with:
             final = {**{f"best_{k}": v for k, v in metrics.items()}, "best_step": pos.best_step, "steps": pos.global_step,
                      "train_seconds": summary["train_seconds"]}
             self.accelerator.log(trackers.numbers(final, "summary"), step=pos.global_step)
         if self.main:
             self.run.metrics.write_text(json.dumps(summary, indent=1))
-            plot_curves(self.log, self.adapter.primary_metric, self.run.curves)
             shown = run_summary.headline(metrics, self.adapter.headline_metrics)
             print(f"Dev metrics (best, step {pos.best_step}): {shown or 'none (no dev set)'}")
-            print(f"Run folder: {self.run.root}")
+        self.saver.finish()  # after metrics.json: a run killed in between is finished, not started over
+        if self.main:
+            print(f"Run folder: {self.run.root} ({summary['run_folder_mb']:,.0f} MB)")
+
+    def _folder_bytes_kept(self) -> int:
+        """The run folder's size once finish() has removed what train.keep_last does not keep."""
+        total = disk.folder_bytes(self.run.root) if self.main else 0
+        if self.main and self.config.train.keep_last == 0:
+            total -= sum(disk.folder_bytes(folder) for folder in checkpoint.complete(self.run.checkpoints))
+        return total
 
 
 def train(config: RunConfig) -> Path:

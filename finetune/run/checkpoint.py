@@ -114,7 +114,9 @@ def latest(checkpoints: Path) -> Path | None:
 
 
 def rotate(checkpoints: Path, keep_last: int) -> None:
-    for folder in complete(checkpoints)[:-keep_last]:
+    """Remove all but the newest `keep_last` complete step checkpoints (0: all of them)."""
+    whole = complete(checkpoints)
+    for folder in whole[:max(len(whole) - keep_last, 0)]:
         shutil.rmtree(folder, ignore_errors=True)
 
 

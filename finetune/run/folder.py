@@ -135,6 +135,10 @@ def open_run(config: RunConfig) -> tuple[RunDir, Path | None]:
     resume_from: Path | None = None
     if config.resume == "auto":
         resume_from = checkpoint.latest(run.checkpoints)
+        if resume_from is None and run.finished():  # train.keep_last=0 left best/ alone: never train over it
+            raise InputError(f"run folder {run.root} has finished and kept no step checkpoint (train.keep_last=0): "
+                             f"there is nothing to continue. Evaluate, predict or export it, or start a new run "
+                             f"(run_name=<new name>).")
     elif config.resume != "never":
         given = Path(config.resume)
         resume_from = given if checkpoint.read_state(given) else checkpoint.latest(run.checkpoints)

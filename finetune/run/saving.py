@@ -90,7 +90,7 @@ class RunSaver:
                     # Last: a folder without the state (or whose files differ from its list) is not a checkpoint.
                     checkpoint.write_state(tmp, state)
                     checkpoint.publish(tmp, self.run.checkpoints / name)
-                    checkpoint.rotate(self.run.checkpoints, self.config.train.keep_last)
+                    checkpoint.rotate(self.run.checkpoints, max(self.config.train.keep_last, 1))
                 except OSError as exc:
                     error = exc
             if self._any_process(error is not None):
@@ -108,6 +108,11 @@ class RunSaver:
         for path in adapter.write_predictions(tmp, name, examples, predictions):
             path.replace(self.run.root / path.name)
         shutil.rmtree(tmp, ignore_errors=True)
+
+    def finish(self) -> None:
+        """train.keep_last=0: the step checkpoints go once the run has finished (best/ stays)."""
+        if self.main and self.config.train.keep_last == 0:
+            checkpoint.rotate(self.run.checkpoints, 0)
 
     def load(self, folder: Path) -> None:
         """Model (safetensors) and optimizer, scheduler and RNG states (torch.load with weights_only=True:
