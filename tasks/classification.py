@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch.nn.functional as F
 from datasets import ClassLabel, Dataset
+from scipy.special import softmax
 from transformers import AutoModelForSequenceClassification
 
 from finetune.data.splits import RawSplit, is_test_split, read_file
@@ -130,7 +131,7 @@ class ClassificationAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCar
     def model_kwargs(self) -> dict:
         if self.options.regression:
             return {"num_labels": 1, "problem_type": "regression"}
-        names = self.options.label_names or self.labels
+        names = self._names()
         return {
             "num_labels": len(self.labels),
             "id2label": dict(enumerate(names)),
@@ -169,8 +170,7 @@ class ClassificationAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCar
         logits = np.stack(outputs["logits"]).astype(np.float64)
         if self.options.regression:
             return [float(v) for v in logits[:, 0]]
-        probabilities = np.exp(logits - logits.max(-1, keepdims=True))
-        probabilities /= probabilities.sum(-1, keepdims=True)
+        probabilities = softmax(logits, axis=-1)
         return [{"label": self.labels[i], "score": float(row[i]),
                  "probabilities": dict(zip(self.labels, (float(p) for p in row)))}
                 for i, row in zip(probabilities.argmax(-1), probabilities)]

@@ -362,11 +362,11 @@ class Trainer:
             print(f"Run folder: {self.run.root} ({summary['run_folder_mb']:,.0f} MB)")
 
     def _folder_bytes_kept(self) -> int:
-        """The run folder's size once finish() has removed what train.keep_last does not keep."""
-        total = disk.folder_bytes(self.run.root) if self.main else 0
-        if self.main and self.config.train.keep_last == 0:
-            total -= sum(disk.folder_bytes(folder) for folder in checkpoint.complete(self.run.checkpoints))
-        return total
+        """The run folder's size once the saver's finish() has removed what train.keep_last does not keep."""
+        if not self.main:
+            return 0
+        removed = sum(disk.folder_bytes(folder) for folder in self.saver.removed_at_finish())
+        return disk.folder_bytes(self.run.root) - removed
 
 
 def train(config: RunConfig) -> Path:

@@ -109,10 +109,14 @@ class RunSaver:
             path.replace(self.run.root / path.name)
         shutil.rmtree(tmp, ignore_errors=True)
 
+    def removed_at_finish(self) -> list[Path]:
+        """What finish() removes: with train.keep_last=0, every step checkpoint (best/ stays)."""
+        return checkpoint.complete(self.run.checkpoints) if self.config.train.keep_last == 0 else []
+
     def finish(self) -> None:
-        """train.keep_last=0: the step checkpoints go once the run has finished (best/ stays)."""
-        if self.main and self.config.train.keep_last == 0:
-            checkpoint.rotate(self.run.checkpoints, 0)
+        if self.main:
+            for folder in self.removed_at_finish():
+                shutil.rmtree(folder, ignore_errors=True)
 
     def load(self, folder: Path) -> None:
         """Model (safetensors) and optimizer, scheduler and RNG states (torch.load with weights_only=True:
