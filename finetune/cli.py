@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from finetune.commands import bench, evaluate, export, glue, keys, predict, score, sweep, train
+from finetune.engine import allocator
 from finetune.console import quiet_libraries
 from finetune.errors import InputError, RunStopped
 
@@ -28,6 +29,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     quiet_libraries()
+    allocator.tune()  # evaluate and predict too: long dev sets vary their shapes as much as training
     try:
         status = args.func(args)
     except InputError as exc:

@@ -67,7 +67,7 @@ def _tiny(tiny_bert, out, *extra) -> list[str]:
     """Every runner, both workloads, a few steps of the tiny BERT on the shipped samples."""
     return [f"model={tiny_bert}", "data.source=sample", "data.max_seq_length=64", "train.batch_size=8",
             "sst2.steps=2", "sst2.warmup_steps=1", "squad.steps=1", "squad.warmup_steps=1", "squad.doc_stride=16",
-            "eval_questions=6", "toolkit_precision=no", f"out={out}", *extra]
+            "eval_questions=6", "toolkit_precision=no", "memory_steps=0", f"out={out}", *extra]
 
 
 def test_bench_runs_end_to_end_and_writes_its_table(tiny_bert, tmp_path, capsys):
@@ -105,3 +105,21 @@ def test_bench_isolates_each_runner_in_its_own_process(tiny_bert, tmp_path):
     record = json.loads((tmp_path / "b" / "results.json").read_text())["workloads"]["sst2"]
     assert record["runners"]["toolkit"]["peak_rss_mb"] > 100 and record["dense"]["peak_rss_mb"] > 100
     assert "| finetune | fp32 |" in (tmp_path / "b" / "results.md").read_text()
+
+
+def test_the_memory_table_traces_rss_under_both_allocator_settings(tiny_bert, tmp_path):
+    done = run_cli("bench", *_tiny(tiny_bert, tmp_path / "b", "workloads=[]", "memory_steps=6", "memory_batch_size=4"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = json.loads((tmp_path / "b" / "results.json").read_text())["memory"]
+    assert record["steps"] == 6 and record["eval_every"] == 2 and set(record["runs"]) == {"tuned", "glibc"}
+    tuned, glibc = record["runs"]["tuned"], record["runs"]["glibc"]
+    # Each run's own metrics.json says how its allocator was set: the opt-out reached the glibc run.
+    assert tuned["allocator"] == "glibc, mmap and trim thresholds 128 KiB, 2 arenas"
+    assert glibc["allocator"] == "glibc defaults (FINETUNE_MALLOC=glibc)"
+    for result in (tuned, glibc):
+        assert result["trace"] and all(mb > 100 for _, mb in result["trace"])
+        assert result["peak_rss_mb"] >= max(mb for _, mb in result["trace"]) - 1
+        assert [step for step, _ in result["trace"]] == sorted(step for step, _ in result["trace"])
+    table = (tmp_path / "b" / "results.md").read_text()
+    assert "### Memory over a long run: squad, batch 4, 6 steps" in table
+    assert "| glibc: glibc defaults (FINETUNE_MALLOC=glibc) |" in table

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from finetune.config import typed
 from finetune.config.schema import RunConfig
 from finetune.data import splits as data_io
-from finetune.engine import batching, devices, memory, optim
+from finetune.engine import allocator, batching, devices, memory, optim
 from finetune.engine.accelerator import eval_batch_size, make_accelerator
 from finetune.engine.build import Built, build
 from finetune.engine.evaluation import model_inputs, run_split
@@ -43,6 +43,7 @@ class Trainer:
         there, and may stop the run by raising)."""
         self.config = config
         self.on_evaluate = on_evaluate
+        self.allocator = allocator.tune()  # before the data: fixed malloc thresholds keep RSS flat on long runs
         devices.check_compile_backend(config.train.compile)
         run_dir, self.resume_from = open_run(config)
         self.run: RunDir = run_dir
@@ -348,7 +349,7 @@ class Trainer:
             processes=self.accelerator.num_processes, skipped_steps=pos.skipped_steps,
             skipped_rows={name: len(getattr(s, "skipped", [])) for name, s in self.built.splits.items()},
             **({"vocabulary": self.built.extension.record()} if self.built.extension else {}),
-            run_folder_mb=round(self._folder_bytes_kept() / disk.MB, 1))
+            run_folder_mb=round(self._folder_bytes_kept() / disk.MB, 1), allocator=self.allocator)
         if self.accelerator.log_with:
             final = {**{f"best_{k}": v for k, v in metrics.items()}, "best_step": pos.best_step, "steps": pos.global_step,
                      "train_seconds": summary["train_seconds"]}

@@ -68,6 +68,11 @@ class BenchConfig:
     eval_questions: int = 500  # SQuAD dev questions for the evaluation throughput; 0: skip it
     isolate: bool = True  # each runner in its own process (its own peak memory); false: all in this one
     out: str = "bench"
+    # The memory table: SQuAD trained memory_steps steps (0: skip it) with evaluations between, RSS
+    # sampled throughout, once per allocator setting (tuned: the toolkit's; glibc: glibc's defaults).
+    memory_steps: int = 150
+    memory_batch_size: int = 8
+    memory_allocators: list[Literal["tuned", "glibc"]] = field(default_factory=lambda: ["tuned", "glibc"])
     # SST-2: 100 steps, where MiniLM reaches about 80% dev accuracy: the accuracies compared mean something.
     sst2: WorkloadSettings = field(default_factory=lambda: WorkloadSettings(steps=100))
     squad: WorkloadSettings = field(default_factory=lambda: WorkloadSettings(steps=15, train_samples=1000))
@@ -144,8 +149,8 @@ class Bench:
                     f"FINETUNE_DATA (or data.dir) at a folder laid out like the data README, or add data.source=sample "
                     f"for a smoke run on the shipped samples (its table is marked SAMPLE DATA).")
 
-    def measure(self, spec: dict) -> dict:
-        if not self.config.isolate:
+    def measure(self, spec: dict, isolate: bool | None = None) -> dict:
+        if not (self.config.isolate if isolate is None else isolate):
             from accelerate.state import AcceleratorState
 
             from finetune.apps.bench import worker as bench_worker
@@ -184,6 +189,23 @@ class Bench:
               f"pad {100 * result['pad_fraction']:.1f}%, peak RSS {result['peak_rss_mb']:.0f} MB", flush=True)
         return result
 
+    def run_memory(self) -> dict:
+        """SQuAD windows (the squad workload's data), long enough for memory to grow if it does."""
+        c, every, questions = self.config, max(1, self.config.memory_steps // 3), 100
+        record = {"task": "squad", "steps": c.memory_steps, "batch_size": c.memory_batch_size, "eval_every": every,
+                  "eval_questions": questions, "runs": {}}
+        overrides = [*self.overrides("squad", "toolkit"), f"train.max_steps={c.memory_steps}", f"train.batch_size={c.memory_batch_size}",
+                     f"data.max_train_samples={2 * c.memory_steps * c.memory_batch_size}", f"train.eval_every={every}",
+                     f"data.validation={WORKLOADS['squad'].eval_data}", f"data.max_eval_samples={questions}"]
+        for name in c.memory_allocators:
+            print(f"memory: {name} allocator, {c.memory_steps} steps ...", flush=True)
+            result = self.measure({"kind": "memory", "allocator": name, "task": "squad", "overrides": overrides,
+                                   "timed_steps": c.memory_steps - 1}, isolate=True)  # its own allocator, its own peak
+            record["runs"][name] = result
+            print(f"memory: {name}: RSS {result.get('rss_early_mb', 0):.0f} MB early, {result.get('rss_late_mb', 0):.0f} MB "
+                  f"late, peak {result['peak_rss_mb']:.0f} MB", flush=True)
+        return record
+
     def measure_eval(self, name: str) -> dict:
         """Dev-set prediction of the same questions: the toolkit (its precision) and Trainer.predict (the Trainer's)."""
         workload = WORKLOADS[name]
@@ -204,6 +226,8 @@ class Bench:
                    "overrides": {"all": self.shared, **self.per_task}, "workloads": {}}
         for name in self.config.workloads:
             results["workloads"][name] = self.run_workload(name)
+        if self.config.memory_steps:
+            results["memory"] = self.run_memory()
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "results.json").write_text(json.dumps(results, indent=1))
         table = bench_report.markdown(results)

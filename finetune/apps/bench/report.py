@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from finetune.apps.bench import memory
+
 NAMES = {"trainer_default": "Trainer, run_glue defaults (pad to max length)",
          "trainer_best": "Trainer at its best (dynamic padding, group_by_length)",
          "toolkit": "finetune", "toolkit_fp32": "finetune, fp32", "toolkit_compiled": "finetune, torch.compile"}
@@ -117,4 +119,6 @@ def markdown(results: dict) -> str:
         if checks:
             lines += ["", "Goals:"] + [f"- [{'x' if met else ' '}] {text}" for text, met in checks]
         lines.append("")
+    if "memory" in results:
+        lines += [*memory.table(results["memory"]), ""]
     return "\n".join(lines)

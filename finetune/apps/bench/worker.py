@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import resource
 import sys
 import tempfile
@@ -18,9 +19,10 @@ from pathlib import Path
 import torch
 from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
 
+from finetune.apps.bench import memory
 from finetune.config.schema import RunConfig
 from finetune.config.typed import to_dict
-from finetune.engine import batching, devices, loop
+from finetune.engine import allocator, batching, devices, loop
 from finetune.engine.build import build
 from finetune.engine.evaluation import run_split
 from finetune.run.folder import read_summary
@@ -96,11 +98,14 @@ class _TimedLoop(loop.Trainer):
         return stop
 
 
-def toolkit(config: RunConfig, timed_steps: int) -> dict:
+def toolkit(config: RunConfig, timed_steps: int, trace_rss: bool = False) -> dict:
     runner = _TimedLoop(config, timed_steps)
+    trace = memory.RssTrace(lambda: runner.clock.steps if hasattr(runner, "clock") else 0) if trace_rss else None
     run = runner.train()
-    metrics = read_summary(run)["metrics"]
-    return {**runner.clock.result(), "dev": metrics, "precision": devices.resolve_precision(config.train.precision, devices.device())}
+    summary = read_summary(run)
+    traced = trace.stop(config.train.max_steps) if trace else {}
+    return {**runner.clock.result(), **traced, "dev": summary["metrics"], "allocator": summary.get("allocator"),
+            "precision": devices.resolve_precision(config.train.precision, devices.device())}
 
 
 # -- the transformers Trainer --------------------------------------------------------------------------
@@ -212,6 +217,10 @@ def measure(spec: dict) -> dict:
         config.output_dir, config.resume = tmp, "never"
         if kind.startswith("toolkit"):
             result = toolkit(config, spec["timed_steps"])
+        elif kind == "memory":
+            if spec["allocator"] == "glibc":
+                os.environ[allocator.OPT_OUT] = "glibc"  # read by the loop's allocator.tune()
+            result = toolkit(config, spec["timed_steps"], trace_rss=True)
         elif kind in ("trainer_default", "trainer_best"):
             result = trainer(config, spec["timed_steps"], kind == "trainer_best", Path(tmp) / kind)
         elif kind == "dense":
