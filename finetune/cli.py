@@ -29,8 +29,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     quiet_libraries()
-    allocator.tune()  # evaluate and predict too: long dev sets vary their shapes as much as training
     try:
+        allocator.tune()  # evaluate and predict too: long dev sets vary their shapes as much as training
         status = args.func(args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)

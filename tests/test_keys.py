@@ -66,7 +66,7 @@ def test_keys_prints_every_base_key_and_the_tasks_own(capsys):
     for row in keys.base_rows() + keys.rows(TASKS[[t.name for t in TASKS].index("ner")].adapter_class().Options):
         assert row.type in _line(out, row.key)
     # The YAML's value where conll2003.yaml sets the key, the dataclass default elsewhere, then the help.
-    assert _line(out, "train.batch_size") == ("int; 32 in the config (default 32) | the global batch: split across "
+    assert _line(out, "train.batch_size") == ("int; 16 in the config (default 32) | the global batch: split across "
                                               "processes under `accelerate launch`")
     assert _line(out, "data.format").startswith("one of auto, csv, tsv, json, jsonl, squad, conll; conll in the config "
                                                  "(default auto) | squad: the nested SQuAD JSON")

@@ -51,7 +51,7 @@ def test_run_folder_layout(tiny_bert, sentiment_data, tmp_path):
     assert summary["run_folder_mb"] == pytest.approx(size, abs=0.05)
     assert f"Run folder: {run} ({size:,.0f} MB)" in result.stdout
     # The run says how its process's malloc was set (finetune/engine/allocator.py).
-    assert summary["allocator"] == "glibc, mmap and trim thresholds 128 KiB, 2 arenas"
+    assert summary["allocator"] == "oneDNN cache 16, malloc as is"
     # The resolved config reproduces the run: it names the tiny model and data.
     saved = (run / "config.yaml").read_text()
     assert str(tiny_bert) in saved and "max_seq_length: 32" in saved

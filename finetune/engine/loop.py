@@ -43,7 +43,7 @@ class Trainer:
         there, and may stop the run by raising)."""
         self.config = config
         self.on_evaluate = on_evaluate
-        self.allocator = allocator.tune()  # before the data: fixed malloc thresholds keep RSS flat on long runs
+        self.allocator = allocator.tune()  # before the data: see allocator.py (RSS on long runs)
         devices.check_compile_backend(config.train.compile)
         run_dir, self.resume_from = open_run(config)
         self.run: RunDir = run_dir
@@ -135,6 +135,7 @@ class Trainer:
         self.log.write(record)
         if self.accelerator.log_with:
             self.accelerator.log(trackers.numbers(metrics, "eval"), step=pos.global_step)
+        allocator.release()  # the evaluation's outputs and buffers
         if self.on_evaluate is not None:
             self.on_evaluate(pos.global_step, metrics)
         return metrics
@@ -219,6 +220,8 @@ class Trainer:
                 pos.batch_in_epoch += len(window)
                 bar.update(1)
                 fault_injection.after_step(pos.global_step)
+                if pos.global_step % allocator.RELEASE_EVERY == 0:
+                    allocator.release()
                 if pos.global_step % t.log_every == 0 or pos.global_step == self.total_steps:
                     pos.train_seconds += time.perf_counter() - started
                     started = time.perf_counter()

@@ -69,10 +69,10 @@ class BenchConfig:
     isolate: bool = True  # each runner in its own process (its own peak memory); false: all in this one
     out: str = "bench"
     # The memory table: SQuAD trained memory_steps steps (0: skip it) with evaluations between, RSS
-    # sampled throughout, once per allocator setting (tuned: the toolkit's; glibc: glibc's defaults).
+    # sampled throughout, once per FINETUNE_MALLOC policy (finetune/engine/allocator.py).
     memory_steps: int = 150
     memory_batch_size: int = 8
-    memory_allocators: list[Literal["tuned", "glibc"]] = field(default_factory=lambda: ["tuned", "glibc"])
+    memory_allocators: list[Literal["default", "trim", "mmap", "glibc"]] = field(default_factory=lambda: ["default", "glibc"])
     # SST-2: 100 steps, where MiniLM reaches about 80% dev accuracy: the accuracies compared mean something.
     sst2: WorkloadSettings = field(default_factory=lambda: WorkloadSettings(steps=100))
     squad: WorkloadSettings = field(default_factory=lambda: WorkloadSettings(steps=15, train_samples=1000))

@@ -218,8 +218,7 @@ def measure(spec: dict) -> dict:
         if kind.startswith("toolkit"):
             result = toolkit(config, spec["timed_steps"])
         elif kind == "memory":
-            if spec["allocator"] == "glibc":
-                os.environ[allocator.OPT_OUT] = "glibc"  # read by the loop's allocator.tune()
+            os.environ[allocator.POLICY] = spec["allocator"]  # read by the loop's allocator.tune()
             result = toolkit(config, spec["timed_steps"], trace_rss=True)
         elif kind in ("trainer_default", "trainer_best"):
             result = trainer(config, spec["timed_steps"], kind == "trainer_best", Path(tmp) / kind)
