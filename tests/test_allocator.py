@@ -93,3 +93,34 @@ def test_an_unknown_policy_is_exit_2_naming_the_choices(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "FINETUNE_MALLOC='jemalloc': set it to one of default, trim, mmap, glibc" in done.stderr
     assert not any(tmp_path.iterdir())
+
+
+# 20 shapes of a bf16 matrix product, twice: oneDNN creates a primitive per shape, and finds it in its
+# cache the second time round only if the cache holds 20 (its own default holds 1,024).
+SHAPES = """
+import os, torch
+from finetune.engine import allocator
+allocator.tune()  # after torch's import, as in a run: oneDNN reads the size at its first primitive
+os.environ["ONEDNN_VERBOSE"] = "2"
+weight = torch.randn(64, 64)
+for cycle in range(2):
+    for rows in range(2, 22):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            torch.nn.functional.linear(torch.randn(rows, 64), weight)
+"""
+
+
+def _cache_events(**env: str) -> tuple[int, int]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("ONEDNN_", "DNNL_")) and k != "FINETUNE_MALLOC"}
+    done = subprocess.run([sys.executable, "-c", SHAPES], env={**clean, **env}, capture_output=True, text=True, check=True)
+    lines = (done.stdout + done.stderr).splitlines()
+    return sum("create:cache_hit" in line for line in lines), sum("create:cache_miss" in line for line in lines)
+
+
+def test_the_onednn_cache_cap_takes_effect_when_set_after_torchs_import():
+    hits, misses = _cache_events(FINETUNE_MALLOC="glibc")
+    if not misses:
+        pytest.skip("this CPU's bf16 products do not go through oneDNN")
+    assert hits == 20 and misses == 20  # oneDNN's own cache: the second round hits
+    hits, misses = _cache_events()
+    assert hits == 0 and misses == 40  # capped at 16: 20 shapes in turn evict each other
