@@ -194,6 +194,8 @@ class Bench:
         c, every, questions = self.config, max(1, self.config.memory_steps // 3), 100
         record = {"task": "squad", "steps": c.memory_steps, "batch_size": c.memory_batch_size, "eval_every": every,
                   "eval_questions": questions, "runs": {}}
+        # Twice the examples the steps take: questions make one window or more, and reading all of
+        # SQuAD dev to train on a few hundred steps would only add set-up time.
         overrides = [*self.overrides("squad", "toolkit"), f"train.max_steps={c.memory_steps}", f"train.batch_size={c.memory_batch_size}",
                      f"data.max_train_samples={2 * c.memory_steps * c.memory_batch_size}", f"train.eval_every={every}",
                      f"data.validation={WORKLOADS['squad'].eval_data}", f"data.max_eval_samples={questions}"]

@@ -3,8 +3,7 @@
 Growth shows only over hundreds of steps (allocator fragmentation under changing batch shapes,
 evaluation buffers), so the bench's 15-step SQuAD row cannot see it: this run trains a few hundred
 steps with evaluations in between, samples RSS twice a second, and reports it early, late and at
-its peak, once with the toolkit's allocator settings and once with glibc's defaults
-(finetune/engine/allocator.py)."""
+its peak, once per FINETUNE_MALLOC policy asked for (finetune/engine/allocator.py)."""
 
 from __future__ import annotations
 
