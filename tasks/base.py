@@ -68,6 +68,7 @@ class Adapter:
     decode_columns: ClassVar[tuple[str, ...]] = ()
     primary_metric: str  # selects the best checkpoint (greater is better)
     headline_metrics: ClassVar[tuple[str, ...] | None] = None  # shown in one-line summaries (None: all)
+    metrics_in_percent: ClassVar[bool] = False  # the official scorer's scale (SQuAD's: percent); else fractions
 
     def __init__(self, config: RunConfig):
         self.config = config

@@ -100,6 +100,7 @@ class AnswerCollator:
 
 
 class GenerativeQAAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
+    metrics_in_percent = True  # the official evaluation scripts report percentages
     Options = GenerativeQAOptions
     model_class = AutoModelForCausalLM
     pipeline_task = "text-generation"

@@ -90,6 +90,7 @@ def locate_answer(context: str, text: str, start: int) -> tuple[int, str] | None
 
 
 class SquadAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
+    metrics_in_percent = True  # the official evaluation scripts report percentages
     Options = SquadOptions
     model_class = AutoModelForQuestionAnswering
     pipeline_task = None  # transformers 5 removed the question-answering pipeline

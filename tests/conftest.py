@@ -137,6 +137,25 @@ def sentiment_data(tmp_path_factory) -> dict[str, Path]:
     }
 
 
+@pytest.fixture(scope="session")
+def tiny_files(tmp_path_factory):
+    """files(case, task, config) -> {train, validation}: each case's own folder of tiny rows in its
+    task's file format (test_contract.TINY_DATA), written on first use."""
+    from test_contract import TINY_DATA
+
+    made: dict[str, dict[str, Path]] = {}
+
+    def files(case: str, task, config) -> dict[str, Path]:
+        if case not in made:
+            tiny = TINY_DATA[task.name]
+            folder = tmp_path_factory.mktemp(case)
+            made[case] = {"train": tiny.write(config, folder, "train", tiny.train_rows, random.Random(1)),
+                          "validation": tiny.write(config, folder, "validation", 10, random.Random(2))}
+        return made[case]
+
+    return files
+
+
 def tiny_args(data: dict[str, Path], model: Path, out: Path, **extra) -> list[str]:
     """Overrides that turn configs/sst2.yaml into a seconds-long run on the tiny data."""
     args = {

@@ -202,21 +202,6 @@ def test_every_config_belongs_to_exactly_one_entry_and_names_its_adapter():
 
 # -- the contract -----------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def tiny_files(tmp_path_factory):
-    """files(case, task, config) -> {train, validation}: each case's own folder, written on first use."""
-    made: dict[str, dict[str, Path]] = {}
-
-    def files(case: str, task, config) -> dict[str, Path]:
-        if case not in made:
-            tiny = TINY_DATA[task.name]
-            folder = tmp_path_factory.mktemp(case)
-            made[case] = {"train": tiny.write(config, folder, "train", tiny.train_rows, random.Random(1)),
-                          "validation": tiny.write(config, folder, "validation", 10, random.Random(2))}
-        return made[case]
-
-    return files
-
 
 def _case(case: str, task, backbone: str, request, tiny_files) -> tuple[str, list[str]]:
     """(the task's first config, the overrides that make it a tiny run on the case's data)."""

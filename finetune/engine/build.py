@@ -23,6 +23,7 @@ from finetune.errors import InputError
 from finetune.models import backbones as models
 from finetune.models import vocabulary
 from finetune.run.folder import is_model_folder
+from finetune.serve.onnx import runtime as onnx_runtime
 from tasks import registry
 from tasks.base import Adapter
 
@@ -75,7 +76,7 @@ class Prepared:
 
     adapter: Adapter
     tokenizer: Any
-    model_path: str
+    model_path: str  # a model folder, a hub id, or an ONNX file of an exported folder
     trained: bool  # model_path is a model this toolkit trained (its config holds the labels)
     splits: dict[str, data_io.RawSplit]
     features: dict[str, Dataset]
@@ -115,7 +116,9 @@ def prepare(config: RunConfig, split_names: list[str], accelerator: Any = None, 
     """Read and check the splits, and encode them: every input error shows up here, before a model loads.
     Training (a train split asked for) extends the vocabulary first when vocab.add_tokens says so."""
     adapter = registry.get(config)
-    path = model_path or models.resolve(config.model)
+    weights = model_path or models.resolve(config.model)
+    # An ONNX file (export --onnx) reads its tokenizer and config from the exported folder around it.
+    path = str(onnx_runtime.model_folder(weights)) if onnx_runtime.is_onnx_file(weights) else weights
     first = accelerator.main_process_first() if accelerator is not None else contextlib.nullcontext()
     with first:  # one process fills the datasets cache, the others read it
         splits = dict(given_splits or {})
@@ -135,7 +138,7 @@ def prepare(config: RunConfig, split_names: list[str], accelerator: Any = None, 
         if "train" in split_names and "train" in splits and config.vocab.add_tokens != "off":
             extension = extend_vocabulary(config, adapter, tokenizer, splits, resume_from, show)
         features = {name: encode(adapter, split, tokenizer, config) for name, split in splits.items()}
-    return Prepared(adapter, tokenizer, path, trained, splits, features, extension)
+    return Prepared(adapter, tokenizer, weights, trained, splits, features, extension)
 
 
 def build(config: RunConfig, split_names: list[str], accelerator: Any = None, model_path: str | None = None,
@@ -143,8 +146,9 @@ def build(config: RunConfig, split_names: list[str], accelerator: Any = None, mo
     """The pieces of a run; `given_splits` (texts typed on the command line) replace configured ones."""
     data = prepare(config, split_names, accelerator, model_path, given_splits, resume_from)
     adapter, path = data.adapter, data.model_path
+    model_class = onnx_runtime.OnnxModel if onnx_runtime.is_onnx_file(path) else adapter.model_class
     model = models.load_model(
-        adapter.model_class, path, data.tokenizer, config.trust_remote_code,
+        model_class, path, data.tokenizer, config.trust_remote_code,
         **({} if data.trained else adapter.model_kwargs())
     )
     if data.extension is not None:

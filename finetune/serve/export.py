@@ -16,14 +16,21 @@ from finetune.errors import InputError
 from finetune.run.checkpoint import publish
 from finetune.run.folder import EVAL_METRICS_NAME, RUN_CONFIG_NAME, SUMMARY_NAME, RunDir
 from finetune.serve.card import model_card
+from finetune.serve.onnx.card import onnx_card_section
+from finetune.serve.onnx.export import OnnxOptions, export_onnx
 from tasks import registry
 from tasks.registry import load_config
 from tasks.roles import ModelCard
 
+EXPORT_RECORD = "export.json"  # what export --onnx measured (parity, int8, speed)
 
-def export(run: str, out: str | None = None, push_to: str | None = None, private: bool = False) -> Path:
+
+def export(run: str, out: str | None = None, push_to: str | None = None, private: bool = False,
+           onnx: OnnxOptions | None = None) -> Path:
     """The folder (default exports/<run name>); with `push_to`, also uploaded to that Hub repo, and
-    the model card's code names the repo rather than the folder."""
+    the model card's code names the repo rather than the folder. With `onnx`, an ONNX graph (and
+    int8) beside the weights, checked against them on the dev set (export.json holds the figures);
+    a failed check leaves nothing behind."""
     from finetune.apps.seeds import best_run
     from finetune.serve import push
 
@@ -54,7 +61,16 @@ def export(run: str, out: str | None = None, push_to: str | None = None, private
         (tmp / RUN_CONFIG_NAME).write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
         adapter = registry.get(load_config(tmp / RUN_CONFIG_NAME))  # the card's code uses the chosen options
     test = json.loads(run_dir.test_metrics.read_text()) if run_dir.test_metrics.is_file() else None
-    (tmp / "README.md").write_text(model_card(config, summary, adapter, tmp, push_to or target.name, test))
+    card = model_card(config, summary, adapter, tmp, push_to or target.name, test)
+    if onnx is not None:
+        try:
+            record = export_onnx(tmp, onnx)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        (tmp / EXPORT_RECORD).write_text(json.dumps(record, indent=1))
+        card += onnx_card_section(record, push_to or target.name)
+    (tmp / "README.md").write_text(card)
     publish(tmp, target)
     print(f"Exported {run_dir.root} -> {target}")
     if push_to:

@@ -23,6 +23,7 @@ from finetune.run.folder import (
     is_model_folder,
     prediction_name,
 )
+from finetune.serve.onnx import runtime as onnx_runtime
 from tasks import registry
 from tasks.registry import load_config
 from tasks.roles import CommandLineInput, PredictionFiles
@@ -42,6 +43,8 @@ def resolve_target(target: str, overrides: list[str]) -> tuple[RunConfig, str | 
         return load_config(run.config, overrides), str(run.best)
     if is_model_folder(path):
         return load_config(path / RUN_CONFIG_NAME, overrides), str(path)
+    if onnx_runtime.is_onnx_file(path) and is_model_folder(onnx_runtime.model_folder(path)):
+        return load_config(onnx_runtime.model_folder(path) / RUN_CONFIG_NAME, overrides), str(path)
     return load_config(target, overrides), None
 
 
