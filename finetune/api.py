@@ -91,10 +91,17 @@ def predict(target: str | Path, overrides: Overrides = None, *, input_file: str 
                           str(out) if out else None, show=show)
 
 
-def export(run: str | Path, out: str | Path | None = None, *, push: str | None = None, private: bool = False) -> Path:
-    """`python -m finetune export RUN [--out DIR] [--push REPO_ID [--private]]`: a plain Hugging Face
-    folder (uploaded to the Hub repo `push` as well); returns its path."""
+def export(run: str | Path, out: str | Path | None = None, *, push: str | None = None, private: bool = False,
+           onnx: bool = False, quantize: str | None = None, max_metric_drop: float = 1.0) -> Path:
+    """`python -m finetune export RUN [--out DIR] [--push REPO_ID [--private]] [--onnx [--quantize int8]]`:
+    a plain Hugging Face folder (uploaded to the Hub repo `push` as well; with onnx=True an ONNX graph
+    checked against PyTorch on the dev set); returns its path."""
+    from finetune.errors import InputError
     from finetune.serve.export import export as export_run
+    from finetune.serve.onnx.export import OnnxOptions
 
+    if quantize and not onnx:
+        raise InputError("quantize is for onnx=True.")
     _quiet()
-    return export_run(str(run), str(out) if out else None, push, private)
+    options = OnnxOptions(quantize, max_metric_drop) if onnx else None
+    return export_run(str(run), str(out) if out else None, push, private, options)

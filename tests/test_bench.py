@@ -97,6 +97,13 @@ def test_bench_runs_end_to_end_and_writes_its_table(tiny_bert, tmp_path, capsys)
     assert evaluation["toolkit"]["questions"] == 6
     assert evaluation["toolkit"]["windows"] == evaluation["trainer_best"]["windows"] >= 6
     assert "Goals:" in table and "Trainer.predict" in table
+    # MFU: the peaks measured in the run, a column of every training row, and where the step's time goes.
+    assert results["peaks"]["fp32"] > 1e8 and "| MFU |" in table and "Where finetune's step goes" in table
+    ours = results["workloads"]["sst2"]["runners"]["toolkit"]
+    assert set(ours["phase_seconds"]) == {"forward", "backward", "optimizer", "data", "other"}
+    # The parts cover the clock's timed window, from the last warm-up step's end to the last step's end.
+    assert sum(ours["phase_seconds"].values()) == pytest.approx(ours["seconds"], rel=0.05, abs=2e-3)
+    assert all(v >= 0 for v in ours["phase_seconds"].values()) and ours["phase_seconds"]["forward"] > 0
 
 
 def test_bench_isolates_each_runner_in_its_own_process(tiny_bert, tmp_path):

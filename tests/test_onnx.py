@@ -65,6 +65,19 @@ def test_onnx_export_equals_pytorch_and_evaluates_to_the_runs_files(case, task, 
             assert again.keys() == metrics.keys()
 
 
+@pytest.mark.parametrize("case_name, flags", [
+    ("classification", ["--text", "good great fine", "--text", "bad awful"]),
+    ("squad", ["--question", "who won", "--context", "the red team won the game"]),
+])
+def test_predict_on_the_onnx_file_prints_what_pytorch_prints(case_name, flags, request, tiny_files, tmp_path, capsys):
+    case = next(c for c in ONNX_CASES if c[0] == case_name)
+    _, export = _trained_export(*case, request, tiny_files, tmp_path, capsys)
+    from_torch = _cli(capsys, "predict", str(export), *flags)
+    from_onnx = _cli(capsys, "predict", str(export / "onnx" / "model.onnx"), *flags)
+    assert from_torch.strip()
+    _same_up_to_rounding(from_onnx, from_torch)
+
+
 def test_the_card_code_runs_the_graph(request, tiny_files, tmp_path, capsys):
     case = next(c for c in ONNX_CASES if c[0] == "classification")
     _, export = _trained_export(*case, request, tiny_files, tmp_path, capsys)

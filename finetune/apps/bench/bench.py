@@ -175,6 +175,7 @@ class Bench:
             record["runners"][runner] = self.measure_training(name, runner, runner)
         # The bound: the toolkit's own step (its precision) on batches without a pad token.
         record["dense"] = self.measure_training(name, "dense", "toolkit")
+        record["dims"] = model_dims(load_config(workload.task, self.overrides(name, "toolkit")))
         record.update(bench_report.derived(record))
         if workload.eval_data and self.config.eval_questions:
             record["eval"] = self.measure_eval(name)
@@ -223,7 +224,7 @@ class Bench:
 
     def run(self) -> dict:
         self.check()
-        results = {"command": self.command, "machine": machine(), "sample_data": self.sample_data,
+        results = {"command": self.command, "machine": machine(), "sample_data": self.sample_data, "peaks": peaks(),
                    "settings": typed.to_dict(self.config),
                    "overrides": {"all": self.shared, **self.per_task}, "workloads": {}}
         for name in self.config.workloads:
@@ -237,6 +238,29 @@ class Bench:
         print(table)
         print(f"Written: {self.out / 'results.json'}, {self.out / 'results.md'}")
         return results
+
+
+def peaks() -> dict[str, float]:
+    """This machine's matmul FLOP/s, measured now (fp32, and bf16 where the hardware has it): MFU's denominators."""
+    import torch
+
+    from finetune.apps.bench import flops
+    from finetune.engine import devices
+
+    found = {"fp32": flops.matmul_peak(torch.float32)}
+    if devices.native_bf16(devices.device()):
+        found["bf16"] = flops.matmul_peak(torch.bfloat16)
+    return found
+
+
+def model_dims(config) -> dict:
+    """N, L and h of a workload's backbone (the task head is a rounding error of N)."""
+    from transformers import AutoModel
+
+    from finetune.apps.bench import flops
+    from finetune.models import backbones
+
+    return flops.shape(AutoModel.from_pretrained(backbones.resolve(config.model)))
 
 
 def machine() -> dict:

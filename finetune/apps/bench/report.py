@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from finetune.apps.bench import memory
+from finetune.apps.bench import flops, memory
 
 NAMES = {"trainer_default": "Trainer, run_glue defaults (pad to max length)",
          "trainer_best": "Trainer at its best (dynamic padding, group_by_length)",
@@ -60,7 +60,16 @@ def goals(record: dict) -> list[tuple[str, bool]]:
     return checks
 
 
-def _row(name: str, result: dict, record: dict) -> str:
+def mfu(result: dict, record: dict, peaks: dict | None) -> float | None:
+    """Model FLOPs a second of a training row over the matmul peak of its precision (flops.py)."""
+    if not peaks or "dims" not in record or not result.get("samples_per_s"):
+        return None
+    mean_length = result["real_tokens_per_s"] / result["samples_per_s"]
+    peak = peaks.get("bf16" if result["precision"] == "bf16" else "fp32")
+    return result["real_tokens_per_s"] * flops.training_flops_per_token(mean_length, record["dims"]) / peak if peak else None
+
+
+def _row(name: str, result: dict, record: dict, peaks: dict | None = None) -> str:
     ratios = [result["samples_per_s"] / record["runners"][base]["samples_per_s"] if base in record["runners"] else None
               for base in ("trainer_default", "trainer_best")]
     score = primary(result)
@@ -69,10 +78,31 @@ def _row(name: str, result: dict, record: dict) -> str:
              f"{100 * score[1]:.2f}" if score else "-",
              *(f"{r:.2f}x" if r else "-" for r in ratios),
              f"{result['real_tokens_per_s'] / record['bound_tokens_per_s']:.2f}"]
+    share = mfu(result, record, peaks)
+    cells.append(f"{100 * share:.1f}%" if share is not None else "-")
     return "| " + " | ".join(cells) + " |"
 
 
-def workload_table(name: str, record: dict) -> list[str]:
+def phase_lines(record: dict, peaks: dict | None) -> list[str]:
+    """Where the toolkit's step goes, and the MFU of its forward and backward alone."""
+    ours = record["runners"].get("toolkit")
+    if not ours or "phase_seconds" not in ours:
+        return []
+    seconds, share = ours["phase_seconds"], ours["phase_fractions"]
+    parts = ", ".join(f"{name} {100 * share[name]:.0f}% ({1000 * seconds[name] / ours['timed_steps']:.0f} ms)"
+                      for name in seconds)
+    line = f"Where finetune's step goes (a step's mean): {parts}."
+    peak = (peaks or {}).get("bf16" if ours["precision"] == "bf16" else "fp32")
+    if peak and "dims" in record:
+        tokens = ours["real_tokens_per_s"] * ours["seconds"]
+        forward = tokens * flops.training_flops_per_token(ours["mean_real_tokens"], record["dims"]) / 3
+        line += (f" MFU of the forward alone {100 * forward / seconds['forward'] / peak:.0f}%, of the backward alone "
+                 f"{100 * 2 * forward / seconds['backward'] / peak:.0f}%: the rest of the gap is the optimizer, data and "
+                 f"other time above, and kernels below the peak on small matrices.")
+    return ["", line]
+
+
+def workload_table(name: str, record: dict, peaks: dict | None = None) -> list[str]:
     first = next(iter(record["runners"].values()), record["dense"])
     config = first["config"]
     dense = record["dense"]
@@ -81,15 +111,21 @@ def workload_table(name: str, record: dict) -> list[str]:
              f"{config['max_seq_length']}, {record['timed_steps']} timed steps after {record['warmup_steps']} warm-up steps",
              "",
              f"| runner | precision | samples/s | real tokens/s | pad | peak RSS MB | dev {score or 'score'} "
-             f"| x Trainer default | x Trainer best | of bound |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    lines += [_row(runner, result, record) for runner, result in record["runners"].items()]
+             f"| x Trainer default | x Trainer best | of bound | MFU |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [_row(runner, result, record, peaks) for runner, result in record["runners"].items()]
     optims = sorted({r["optim"] for r in record["runners"].values() if "optim" in r})
     lines += ["", "finetune: fused AdamW, length groups of up to 200 batches; its precision is train.precision=auto "
                   "unless toolkit_precision says otherwise." + (f" Trainer: optim {', '.join(optims)} (its default)." if optims else "")]
     lines += ["", f"No-padding bound: the toolkit's step ({PRECISION.get(dense['precision'], dense['precision'])}) on "
                   f"{config['batch_size']} x {dense['length']} real tokens (data mean {dense['mean_real_tokens_data']:.1f}): "
                   f"{dense['real_tokens_per_s']:.0f} tokens/s."]
+    if peaks and "dims" in record:
+        lines += ["", f"MFU: model FLOPs a second (3 x (2N + 4·L·h·T) a real token; N = {record['dims']['matmul_params'] / 1e6:.1f}M "
+                      f"matmul parameters, L = {record['dims']['layers']}, h = {record['dims']['hidden']}, T the row's mean "
+                      f"length) over this machine's matmul peak in the row's precision, measured in this run: "
+                      + ", ".join(f"{k} {v / 1e9:.0f} GFLOP/s" for k, v in peaks.items()) + ". Pad tokens count as lost."]
+    lines += phase_lines(record, peaks)
     if "eval" in record:
         ev = record["eval"]
         ours = ev["toolkit"]
@@ -114,7 +150,7 @@ def markdown(results: dict) -> str:
     if results.get("sample_data"):
         lines += ["**SAMPLE DATA**: the shipped samples, a smoke run; these figures measure nothing.", ""]
     for name, record in results["workloads"].items():
-        lines += workload_table(name, record)
+        lines += workload_table(name, record, results.get("peaks"))
         checks = goals(record) if name == "sst2" else []
         if checks:
             lines += ["", "Goals:"] + [f"- [{'x' if met else ' '}] {text}" for text, met in checks]

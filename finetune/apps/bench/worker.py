@@ -20,6 +20,7 @@ import torch
 from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
 
 from finetune.apps.bench import memory
+from finetune.apps.bench.phases import PhaseTimer
 from finetune.config.schema import RunConfig
 from finetune.config.typed import to_dict
 from finetune.engine import allocator, batching, devices, loop
@@ -86,15 +87,22 @@ class _TimedLoop(loop.Trainer):
 
     def setup(self):
         # Counted from the batches, not by a hook on the model: train.compile would trace a hook.
-        self.clock = StepClock(None, self.config.train.max_steps - self.timed_steps)
+        warmup = self.config.train.max_steps - self.timed_steps
+        self.clock = StepClock(None, warmup)
         super().setup()
+        # The parts of a step, timed with hooks and wrappers: not under torch.compile, which would trace them.
+        self.phases = None if self.config.train.compile else PhaseTimer(self.model, self.accelerator, self.optimizer, warmup)
 
     def train_step(self, window, *args):
+        if self.phases:
+            self.phases.step_started()
         for batch, filler in window:
             if not filler:
                 self.clock.count(batch["attention_mask"])
         stop = super().train_step(window, *args)
         self.clock.step_done()
+        if self.phases:
+            self.phases.step_done()
         return stop
 
 
@@ -104,7 +112,8 @@ def toolkit(config: RunConfig, timed_steps: int, trace_rss: bool = False) -> dic
     run = runner.train()
     summary = read_summary(run)
     traced = trace.stop(config.train.max_steps) if trace else {}
-    return {**runner.clock.result(), **traced, "dev": summary["metrics"], "allocator": summary.get("allocator"),
+    phases = runner.phases.result() if runner.phases else {}
+    return {**runner.clock.result(), **traced, **phases, "dev": summary["metrics"], "allocator": summary.get("allocator"),
             "precision": devices.resolve_precision(config.train.precision, devices.device())}
 
 

@@ -19,7 +19,7 @@ from finetune.config.schema import RunConfig
 from finetune.engine import batching
 from finetune.engine.accelerator import eval_batch_size, make_accelerator
 from finetune.engine.build import build
-from finetune.engine.evaluation import run_split
+from finetune.engine.evaluation import model_inputs, run_split
 from finetune.errors import InputError
 from finetune.serve.onnx.runtime import OnnxModel
 
@@ -64,7 +64,7 @@ class Difference:
 class Parity:
     """The split, its features, and the PyTorch model of an exported folder, ready to compare."""
 
-    def __init__(self, config: RunConfig, folder: Path):
+    def __init__(self, config: RunConfig, folder: Path, batch_size: int | None = None):
         self.accelerator = make_accelerator(config, training=False)
         if self.accelerator.num_processes > 1:
             raise InputError("export --onnx runs its parity check in one process: run it without accelerate launch.")
@@ -76,12 +76,16 @@ class Parity:
         self.features = self.built.features["validation"]
         self.names = tuple(self.built.adapter.output_keys)
         collate = batching.collator(self.built.tokenizer, False, self.built.adapter.collator_class)
-        self.batch_size = eval_batch_size(config, 1)
+        self.batch_size = batch_size or eval_batch_size(config, 1)
         self.loader = batching.eval_loader(self.features, self.batch_size, collate, self.built.adapter.decode_columns)
         self.rows = list(self.loader.dataset["row"])  # feature index of each batched row, in batch order
 
-    def run(self, model) -> Pass:
+    def run(self, model, warm_up: bool = False) -> Pass:
+        """`warm_up`: one untimed batch first (first calls allocate, pick kernels, build caches)."""
         recorder = _Recorder(model, self.names)
+        if warm_up:
+            with torch.no_grad():
+                model(**model_inputs(next(iter(self.loader)), self.built.adapter))
         result = run_split(recorder, self.loader, self.built.adapter, self.accelerator, self.split.dataset,
                            self.features, "validation")
         if not result.metrics:
