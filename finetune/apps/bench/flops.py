@@ -18,24 +18,28 @@ import torch
 PEAK_SIZE = 2048  # square matmul of the peak: large enough that the machine's kernels reach their best
 
 
-def matmul_peak(dtype: torch.dtype, size: int = PEAK_SIZE, repeats: int = 10) -> float:
-    """FLOP/s of the best of `repeats` size x size matmuls in `dtype`, after two untimed ones."""
-    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
+def _best_seconds(call, repeats: int) -> float:
+    """The fastest of `repeats` timed calls, after two untimed ones (kernel choice, first-touch memory)."""
     for _ in range(2):
-        torch.matmul(a, b)
+        call()
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        torch.matmul(a, b)
+        call()
         best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best
+    return best
+
+
+def matmul_peak(dtype: torch.dtype, size: int = PEAK_SIZE, repeats: int = 10) -> float:
+    """FLOP/s of the best of `repeats` size x size matmuls in `dtype`."""
+    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
+    return 2 * size**3 / _best_seconds(lambda: torch.matmul(a, b), repeats)
 
 
 def int8_peak(size: int = PEAK_SIZE, repeats: int = 10) -> float:
     """Integer multiply-add rate of ONNX Runtime's int8 matmul (MatMulInteger, what dynamic
     quantization runs), counted as 2·n^3 operations a product."""
     import numpy as np
-    import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper
 
@@ -50,15 +54,7 @@ def int8_peak(size: int = PEAK_SIZE, repeats: int = 10) -> float:
     session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
     feed = {"a": rng.integers(0, 255, (size, size), dtype=np.uint8), "b": rng.integers(-127, 127, (size, size), dtype=np.int8)}
-    for _ in range(2):
-        session.run(None, feed)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        session.run(None, feed)
-        best = min(best, time.perf_counter() - start)
-    del onnx
-    return 2 * size**3 / best
+    return 2 * size**3 / _best_seconds(lambda: session.run(None, feed), repeats)
 
 
 def shape(model: torch.nn.Module) -> dict:
