@@ -105,6 +105,10 @@ def check_cli(argv: list[str]) -> None:
         shared, per_task = batch.split_overrides(args.overrides, tasks)
         for task in tasks:
             load_config(task, shared + per_task.get(task, []))
+    elif args.command == "bench" and args.overrides[:1] == ["inference"]:
+        from finetune.apps.bench import inference
+
+        inference.parse(args.overrides[1:])
     elif args.command == "bench":
         from finetune.apps.bench import bench
 

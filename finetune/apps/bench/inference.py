@@ -148,9 +148,7 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def main(items: list[str], command: str) -> int:
-    import onnxruntime
-
+def parse(items: list[str]) -> InferenceBenchConfig:
     values = {}
     fields = typed.field_types(InferenceBenchConfig)
     for item in items:
@@ -159,7 +157,13 @@ def main(items: list[str], command: str) -> int:
             raise InputError(f"bench inference: '{item}': keys are {', '.join(fields)} (e.g. batch_sizes=[1,32] "
                              f"models={{sst2: exports/NAME}}).")
         values[key.strip()] = typed.parse_cli_value(value, fields[key.strip()])
-    config = typed.build(InferenceBenchConfig, values, "command line")
+    return typed.build(InferenceBenchConfig, values, "command line")
+
+
+def main(items: list[str], command: str) -> int:
+    import onnxruntime
+
+    config = parse(items)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     peaks = {"fp32": flops.matmul_peak(torch.float32), "int8": flops.int8_peak()}
