@@ -108,6 +108,15 @@ class Adapter:
             return (labels != -100).sum()
         return torch.tensor(labels.shape[0], device=labels.device)
 
+    def train_loss(self, outputs: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The training objective's SUM (the loop's); the scored loss unless an option reweighs it
+        (class_weights)."""
+        return self.loss(outputs, batch)
+
+    def train_items(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """What train_loss sums over: count_items, or the sum of the items' weights."""
+        return self.count_items(batch)
+
     # -- predictions --------------------------------------------------------------------------------
     def predict_step(self, model: Any, inputs: dict[str, torch.Tensor]) -> Any:
         """The outputs of one evaluation batch (output_keys); generating tasks override it."""

@@ -6,6 +6,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch.nn.functional as F
@@ -17,7 +18,9 @@ from finetune.data.splits import RawSplit, is_test_split, read_file
 from finetune.errors import InputError
 from finetune.metrics import classification as classification_metrics
 from tasks import classification_report, prediction_tsv
+from tasks import class_weights
 from tasks.base import Adapter, check_text, column_texts, require_columns
+from tasks.class_weights import ClassWeights
 from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
 
 
@@ -35,6 +38,9 @@ class ClassificationOptions:
     metrics: list[str] = field(default_factory=lambda: ["accuracy"])
     primary_metric: str = "accuracy"  # one of metrics (or combined): it picks the best checkpoint
     index_column: str | None = None  # the id column of the data files, written beside predictions
+    # Weigh the training loss by class: balanced (n / (classes x count), scikit-learn's) or one weight
+    # a label in the order of `labels`; the dev loss stays unweighted (tasks/class_weights.py).
+    class_weights: Literal["balanced"] | list[float] | None = None
 
 
 def is_number(value) -> bool:
@@ -47,7 +53,7 @@ def is_number(value) -> bool:
         return False
 
 
-class ClassificationAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
+class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineInput, ModelCard):
     Options = ClassificationOptions
     model_class = AutoModelForSequenceClassification
     pipeline_task = "text-classification"
@@ -94,6 +100,8 @@ class ClassificationAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCar
             if not is_test:  # its label column was required above
                 labelled[name] = (split, self._label_strings(split.dataset))
         if self.options.regression:
+            if self.options.class_weights is not None:
+                raise InputError("config key 'class_weights': regression has no classes; set class_weights=null.")
             for split, values in labelled.values():
                 for row, value in enumerate(values):
                     if split.kept(row) and not is_number(value):
@@ -112,6 +120,12 @@ class ClassificationAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCar
                 if value not in allowed:
                     split.reject(row, f"{split.where(row)}: label '{value}' is not one of the labels {self.labels}. "
                                       f"Fix the row, or add it to the config key 'labels'.")
+        train = labelled.get("train")
+        # balanced needs the training labels; a trained model evaluated alone has no train split (nor needs weights).
+        if self.options.class_weights is not None and (train is not None or self.options.class_weights != "balanced"):
+            index = {label: i for i, label in enumerate(self.labels)}
+            ids = [index[v] for row, v in enumerate(train[1]) if train[0].kept(row)] if train else None
+            self.weights = class_weights.resolve(self.options.class_weights, self.labels, ids)
 
     def _refuse_label_names(self, labels: list[str]) -> None:
         raise InputError(f"config key 'label_names': {self.options.label_names} must name each label of {labels} "

@@ -36,7 +36,9 @@ from finetune.data.splits import RawSplit, file_format, is_test_split
 from finetune.errors import InputError
 from finetune.metrics import ner as ner_metrics
 from finetune.models import backbones
+from tasks import class_weights
 from tasks.base import Adapter, column_texts, require_columns
+from tasks.class_weights import ClassWeights
 from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
 
 IGNORED = -100  # label of tokens the loss skips (transformers' convention)
@@ -56,6 +58,9 @@ class NerOptions:
     # Tokens shared by consecutive windows of a sentence longer than max_seq_length (default: a quarter).
     stride: int | None = None
     split_text: Literal["words", "chars", "whitespace"] = "words"  # predict --text: how text becomes words
+    # Weigh the training loss by tag: balanced (n / (tags x count) over the training words' tags,
+    # scikit-learn's) or one weight a tag in the order of `labels`; the dev loss stays unweighted.
+    class_weights: Literal["balanced"] | list[float] | None = None
 
 
 def window_starts(length: int, room: int, stride: int) -> list[int]:
@@ -96,7 +101,7 @@ def entity_spans(tags: list[str], spans: list[tuple[int, int]], text: str) -> li
             for kind, first, last in ner_metrics.get_entities(tags)]
 
 
-class NerAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
+class NerAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineInput, ModelCard):
     Options = NerOptions
     model_class = AutoModelForTokenClassification
     pipeline_task = "token-classification"
@@ -178,6 +183,12 @@ class NerAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
                     split.reject(row, f"{self._token_where(split, row, bad)}: tag '{sentence[bad]}' is not among the "
                                       f"labels of {origin} ({', '.join(self.labels)}). Fix the tag, or add it to labels=[...].")
             split.dataset = split.dataset.remove_columns(self.options.tags_column).add_column(self.options.tags_column, tags)
+        train = tagged.get("train")
+        if o.class_weights is not None and (train is not None or o.class_weights != "balanced"):
+            index = {label: i for i, label in enumerate(self.labels)}
+            ids = [index[tag] for row, sentence in enumerate(train) if splits["train"].kept(row)
+                   for tag in sentence] if train is not None else None
+            self.weights = class_weights.resolve(o.class_weights, self.labels, ids)
 
     def _to_bio(self, split: RawSplit, tags: list[list[str]]) -> list[list[str]]:
         scheme = self.options.tag_scheme

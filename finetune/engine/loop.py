@@ -271,7 +271,7 @@ class Trainer:
     def train_step(self, window: list[tuple[dict, bool]], meter: Meter, pos: Position, signals: faults.SignalStop) -> bool:
         """One optimizer step; returns whether any process was asked to stop (SIGINT / SIGTERM)."""
         acc = self.accelerator
-        items = sum((self.adapter.count_items(b) for b, filler in window if not filler),
+        items = sum((self.adapter.train_items(b) for b, filler in window if not filler),
                     torch.zeros((), dtype=torch.long, device=acc.device))
         if acc.num_processes > 1:
             items = acc.reduce(items, "sum")
@@ -281,7 +281,7 @@ class Trainer:
             sync = contextlib.nullcontext() if i == len(window) - 1 else acc.no_sync(self.model)
             with sync:
                 outputs = self.model(**model_inputs(batch, self.adapter))
-                loss_sum = self.adapter.loss(outputs, batch) * (0.0 if filler else 1.0)
+                loss_sum = self.adapter.train_loss(outputs, batch) * (0.0 if filler else 1.0)
                 # DDP averages gradients over processes; scaling by the process count makes that a sum.
                 acc.backward(loss_sum * acc.num_processes / items)
             losses.append(loss_sum.detach())
@@ -301,7 +301,7 @@ class Trainer:
         else:
             for loss_sum, (batch, filler) in zip(losses, window):
                 if not filler:
-                    meter.add(loss_sum, self.adapter.count_items(batch), batch)
+                    meter.add(loss_sum, self.adapter.train_items(batch), batch)
             self.optimizer.step()
         self.scheduler.step()  # also on a skipped step: the schedule follows the step count
         self.optimizer.zero_grad(set_to_none=True)
@@ -352,6 +352,8 @@ class Trainer:
             processes=self.accelerator.num_processes, skipped_steps=pos.skipped_steps,
             skipped_rows={name: len(getattr(s, "skipped", [])) for name, s in self.built.splits.items()},
             **({"vocabulary": self.built.extension.record()} if self.built.extension else {}),
+            **({"class_weights": dict(zip(self.adapter.labels, self.adapter.weights))}
+               if getattr(self.adapter, "weights", None) else {}),
             run_folder_mb=round(self._folder_bytes_kept() / disk.MB, 1), allocator=self.allocator)
         if self.accelerator.log_with:
             final = {**{f"best_{k}": v for k, v in metrics.items()}, "best_step": pos.best_step, "steps": pos.global_step,
