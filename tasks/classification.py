@@ -18,7 +18,7 @@ from finetune.data.splits import RawSplit, is_test_split, read_file
 from finetune.errors import InputError
 from finetune.metrics import classification as classification_metrics
 from tasks import classification_report, prediction_tsv
-from tasks import class_weights
+from tasks import class_weights, multi_label
 from tasks.base import Adapter, check_text, column_texts, require_columns
 from tasks.class_weights import ClassWeights
 from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
@@ -41,6 +41,11 @@ class ClassificationOptions:
     # Weigh the training loss by class: balanced (n / (classes x count), scikit-learn's) or one weight
     # a label in the order of `labels`; the dev loss stays unweighted (tasks/class_weights.py).
     class_weights: Literal["balanced"] | list[float] | None = None
+    # A set of labels an example (tasks/multi_label.py): a sigmoid a label, metrics micro_f1, macro_f1,
+    # subset_accuracy, best_micro_f1 and f1_<label>; the label column a list (JSON) or joined labels (CSV / TSV).
+    multi_label: bool = False
+    label_separator: str = "|"  # multi_label in CSV / TSV: the character that joins a row's labels
+    threshold: float = 0.5  # multi_label: a label is predicted when its sigmoid reaches it (export: dev's best)
 
 
 def is_number(value) -> bool:
@@ -61,10 +66,14 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
     def __init__(self, config):
         super().__init__(config)
         o = self.options
-        for name in o.metrics:
+        if o.multi_label:
+            self._check_multi_label()
+        for name in ([] if o.multi_label else o.metrics):
             if name not in classification_metrics.METRICS:
                 raise InputError(f"config key 'metrics': unknown metric '{name}'. Metrics: {', '.join(classification_metrics.METRICS)}.")
         valid_primary = o.metrics + (["combined"] if len(o.metrics) > 1 else [])
+        if o.multi_label:
+            valid_primary = [*multi_label.METRICS, "best_micro_f1"]
         if o.primary_metric not in valid_primary:
             raise InputError(f"config key 'primary_metric': '{o.primary_metric}' is not one of {', '.join(valid_primary)}.")
         self.primary_metric = o.primary_metric
@@ -72,13 +81,26 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
         if o.label_names is not None and o.labels and len(o.label_names) != len(o.labels):
             self._refuse_label_names(o.labels)
 
+    def _check_multi_label(self) -> None:
+        o = self.options
+        if o.regression or o.class_weights is not None:
+            key = "regression" if o.regression else "class_weights"
+            raise InputError(f"config key '{key}': not with multi_label=true (a sigmoid a label). Set {key} to its default.")
+        if not 0 < o.threshold < 1:
+            raise InputError(f"config key 'threshold': {o.threshold} is not between 0 and 1 (a sigmoid's range).")
+        if not o.label_separator:
+            raise InputError("config key 'label_separator': empty; give the character that joins a row's labels, e.g. '|'.")
+
     # -- labels -----------------------------------------------------------------------------
     def _text_columns(self) -> list[str]:
         return [c for c in (self.options.text_column, self.options.text_pair_column) if c]
 
     def _label_strings(self, dataset: Dataset) -> list:
-        """The label column as text; hub ClassLabel ints become their names when those are our labels."""
+        """The label column as text; hub ClassLabel ints become their names when those are our labels.
+        multi_label: a list of label strings a row."""
         column = self.options.label_column
+        if self.options.multi_label:
+            return [multi_label.label_set(v, self.options.label_separator) for v in dataset[column]]
         values = dataset[column]
         feature = dataset.features[column]
         if isinstance(feature, ClassLabel):
@@ -109,7 +131,10 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
             return
         if self.labels is None and "train" in labelled:
             train, values = labelled["train"]
-            self.labels = sorted({v for row, v in enumerate(values) if v is not None and train.kept(row)})
+            if self.options.multi_label:
+                self.labels = sorted({v for row, vs in enumerate(values) if vs is not None and train.kept(row) for v in vs})
+            else:
+                self.labels = sorted({v for row, v in enumerate(values) if v is not None and train.kept(row)})
         if self.labels is None:
             raise InputError("config key 'labels' is not set and there is no train split to take them from; set labels=[...].")
         if self.options.label_names is not None and len(self.options.label_names) != len(self.labels):
@@ -117,7 +142,12 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
         allowed = set(self.labels)
         for split, values in labelled.values():
             for row, value in enumerate(values):
-                if value not in allowed:
+                if self.options.multi_label:
+                    unknown = [v for v in (value or []) if v not in allowed]
+                    if unknown or value is None:
+                        split.reject(row, f"{split.where(row)}: label '{unknown[0] if unknown else value}' is not one of "
+                                          f"the labels {self.labels}. Fix the row, or add it to the config key 'labels'.")
+                elif value not in allowed:
                     split.reject(row, f"{split.where(row)}: label '{value}' is not one of the labels {self.labels}. "
                                       f"Fix the row, or add it to the config key 'labels'.")
         train = labelled.get("train")
@@ -126,6 +156,12 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
             index = {label: i for i, label in enumerate(self.labels)}
             ids = [index[v] for row, v in enumerate(train[1]) if train[0].kept(row)] if train else None
             self.weights = class_weights.resolve(self.options.class_weights, self.labels, ids)
+
+    def export_options(self, metrics: dict[str, float]) -> dict:
+        """multi_label: the dev set's best threshold becomes the exported model's."""
+        if self.options.multi_label and "best_threshold" in metrics:
+            return {"threshold": float(metrics["best_threshold"])}
+        return {}
 
     def _refuse_label_names(self, labels: list[str]) -> None:
         raise InputError(f"config key 'label_names': {self.options.label_names} must name each label of {labels} "
@@ -150,7 +186,8 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
             "num_labels": len(self.labels),
             "id2label": dict(enumerate(names)),
             "label2id": {name: i for i, name in enumerate(names)},
-            "problem_type": "single_label_classification",
+            # pipeline(..., top_k=None) then gives a sigmoid a label
+            "problem_type": "multi_label_classification" if self.options.multi_label else "single_label_classification",
         }
 
     # -- data -------------------------------------------------------------------------------
@@ -163,6 +200,9 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
             values = batch[o.label_column]
             if o.regression:
                 features["labels"] = [float(v) for v in values]
+            elif o.multi_label:
+                features["labels"] = [multi_label.multi_hot(self.labels, multi_label.label_set(v, o.label_separator))
+                                      for v in values]
             else:
                 label2id = {label: i for i, label in enumerate(self.labels)}
                 features["labels"] = [label2id[v if isinstance(v, str) else str(v)] for v in values]
@@ -173,9 +213,15 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
         labels = batch["labels"]
         if self.options.regression:
             total = F.mse_loss(logits.squeeze(-1), labels.float(), reduction="sum")
+        elif self.options.multi_label:
+            total = multi_label.loss(logits, labels)
         else:
             total = F.cross_entropy(logits, labels, reduction="sum")
         return total
+
+    def count_items(self, batch):
+        """multi_label: every (example, label) pair, as BCEWithLogitsLoss averages."""
+        return batch["labels"].new_tensor(batch["labels"].numel()) if self.options.multi_label else super().count_items(batch)
 
     # -- predictions ------------------------------------------------------------------------
     def decode(self, examples, features, outputs):
@@ -184,6 +230,8 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
         logits = np.stack(outputs["logits"]).astype(np.float64)
         if self.options.regression:
             return [float(v) for v in logits[:, 0]]
+        if self.options.multi_label:
+            return multi_label.decode(logits, self.labels, self.options.threshold)
         probabilities = softmax(logits, axis=-1)
         return [{"label": self.labels[i], "score": float(row[i]),
                  "probabilities": dict(zip(self.labels, (float(p) for p in row)))}
@@ -204,6 +252,10 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
 
     def score(self, predictions, examples):
         gold = self._gold(examples)
+        if self.options.multi_label:
+            probabilities = np.asarray([[p["probabilities"][label] for label in self.labels] for p in predictions])
+            gold_matrix = np.asarray([multi_label.multi_hot(self.labels, g) for g in gold], dtype=int)
+            return multi_label.score(probabilities, gold_matrix, self.labels, self.options.threshold)
         if self.options.regression:
             pred_array, gold_array = np.asarray(predictions, dtype=np.float64), np.asarray(gold, dtype=np.float64)
         else:
@@ -223,6 +275,11 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
         texts = examples[self.options.text_column]
         if self.options.regression:
             return [f"{p:.3f}\t{t}" for p, t in zip(predictions, texts)]
+        if self.options.multi_label:  # the labels predicted, joined, and the probability of each
+            names = dict(zip(self.labels, self._names()))
+            return ["\t".join(("|".join(names[x] for x in p["labels"]) or "(none)",
+                               "|".join(format(p["probabilities"][x], ".3f") for x in p["labels"]) or "-", t))
+                    for p, t in zip(predictions, texts)]
         names = dict(zip(self.labels, self._names()))
         return [f"{names[p['label']]}\t{p['score']:.3f}\t{t}" for p, t in zip(predictions, texts)]
 
@@ -230,7 +287,7 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
         """The pipeline call with an input of the task's shape: a pair task takes text and text_pair;
         regression reads the raw output (no softmax)."""
         o = self.options
-        extra = ', function_to_apply="none"' if o.regression else ""
+        extra = ', function_to_apply="none"' if o.regression else ", top_k=None" if o.multi_label else ""
         example = ('{"text": "A man is playing a guitar.", "text_pair": "Someone plays an instrument."}'
                    if o.text_pair_column else '"A gripping, beautifully acted film."')
         return (f'from transformers import pipeline\npipe = pipeline("text-classification", model="{name}"{extra})\n'
@@ -260,6 +317,12 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
         header = ["index", "prediction"] + (["label"] if has_gold else [])
         if self.options.regression:
             rows = [[index, f"{p:.3f}"] for index, p in zip(self._index(examples), predictions)]
+        elif self.options.multi_label:
+            header += [f"p_{n}" for n in self._names()]
+            rows = [[index, self.options.label_separator.join(p["labels"])]
+                    + [f"{p['probabilities'][label]:.5f}" for label in self.labels]
+                    for index, p in zip(self._index(examples), predictions)]
+            gold = [self.options.label_separator.join(g) for g in gold] if has_gold else None
         else:
             header += [f"p_{n}" for n in self._names()]
             rows = [[index, p["label"]] + [f"{p['probabilities'][label]:.5f}" for label in self.labels]
@@ -267,7 +330,10 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
         if has_gold:
             rows = [row[:2] + [g] + row[2:] for row, g in zip(rows, gold)]
         written = [prediction_tsv.write(folder / f"{name}.tsv", header, rows)]
-        if has_gold and not self.options.regression and all(g in self.labels for g in gold):
+        if has_gold and self.options.multi_label:
+            written.append(multi_label.write_report(folder / f"{name}.report.txt", self._gold(examples),
+                                                    [p["labels"] for p in predictions], self.labels, self._names()))
+        elif has_gold and not self.options.regression and all(g in self.labels for g in gold):
             written += classification_report.write(folder, name, gold, self.predicted_labels(predictions),
                                                    self.labels, self._names())
         return written
@@ -289,9 +355,12 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
                     return float(value)
                 except (TypeError, ValueError):
                     raise InputError(f"{path}, line {line}: prediction '{value}' is not a number.") from None
-            if value not in self.labels:
-                raise InputError(f"{path}, line {line}: prediction '{value}' is not one of the labels {self.labels}. "
+            chosen = multi_label.label_set(value, self.options.label_separator) if self.options.multi_label else [value]
+            wrong = [v for v in chosen if v not in self.labels]
+            if wrong:
+                raise InputError(f"{path}, line {line}: prediction '{wrong[0]}' is not one of the labels {self.labels}. "
                                  f"Write the label strings the task uses (as in its dev file).")
-            return value
+            return {"labels": chosen, "probabilities": {x: float(x in chosen) for x in self.labels}} \
+                if self.options.multi_label else value
 
         return prediction_tsv.read(path, self._index(examples), parse)

@@ -1,0 +1,78 @@
+"""multi_label: a set of labels an example (classification's option), scored by a sigmoid each.
+
+The label column holds a list (JSON / JSON Lines) or a string of labels joined by
+`label_separator` (CSV / TSV; an empty field is the empty set). Training: binary cross-entropy on
+every (example, label) pair, summed, and counted per pair, so an accumulated batch averages over
+all of its pairs as torch's BCEWithLogitsLoss(reduction="mean") does. A label is predicted when its
+sigmoid reaches `threshold`; scoring also finds the global threshold that maximises micro F1 on
+the split (best_threshold, best_micro_f1), which `export` stores as the model's threshold. The
+metrics are scikit-learn's: micro and macro F1, subset accuracy (every label of an example right),
+and F1 per label.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.special import expit
+from sklearn.metrics import accuracy_score, f1_score
+
+THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.05), 2)  # the grid best_threshold is chosen from
+METRICS = ("micro_f1", "macro_f1", "subset_accuracy")
+
+
+def label_set(value, separator: str) -> list[str] | None:
+    """A row's labels: None when the field is missing (a test file), else the list (maybe empty)."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return [str(v).strip() for v in value]
+    return [part.strip() for part in str(value).split(separator) if part.strip()]
+
+
+def multi_hot(labels: list[str], chosen: list[str]) -> list[float]:
+    present = set(chosen)
+    return [1.0 if label in present else 0.0 for label in labels]
+
+
+def loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits.float(), targets.float(), reduction="sum")
+
+
+def decode(logits: np.ndarray, labels: list[str], threshold: float) -> list[dict]:
+    """{labels, probabilities} an example: every label whose sigmoid reaches the threshold."""
+    probabilities = expit(logits.astype(np.float64))
+    return [{"labels": [label for label, p in zip(labels, row) if p >= threshold],
+             "probabilities": dict(zip(labels, (float(p) for p in row)))} for row in probabilities]
+
+
+def _scores(predicted: np.ndarray, gold: np.ndarray) -> dict[str, float]:
+    return {"micro_f1": float(f1_score(gold, predicted, average="micro", zero_division=0)),
+            "macro_f1": float(f1_score(gold, predicted, average="macro", zero_division=0)),
+            "subset_accuracy": float(accuracy_score(gold, predicted))}
+
+
+def score(probabilities: np.ndarray, gold: np.ndarray, labels: list[str], threshold: float) -> dict[str, float]:
+    """Metrics at `threshold`, per-label F1, and the grid threshold with the best micro F1."""
+    predicted = (probabilities >= threshold).astype(int)
+    metrics = _scores(predicted, gold)
+    per_label = f1_score(gold, predicted, average=None, zero_division=0)
+    metrics.update({f"f1_{label}": float(v) for label, v in zip(labels, per_label)})
+    best = max(THRESHOLDS, key=lambda t: (f1_score(gold, (probabilities >= t).astype(int), average="micro",
+                                                   zero_division=0), -abs(t - 0.5)))
+    metrics["best_micro_f1"] = float(f1_score(gold, (probabilities >= best).astype(int), average="micro", zero_division=0))
+    metrics["best_threshold"] = float(best)
+    return metrics
+
+
+def write_report(path, gold: list[list[str]], predicted: list[list[str]], labels: list[str], names: list[str]):
+    """scikit-learn's classification_report over label sets: precision, recall, F1 and support a label,
+    with micro, macro, weighted and samples averages."""
+    from sklearn.metrics import classification_report
+
+    report = classification_report(np.asarray([multi_hot(labels, g) for g in gold], dtype=int),
+                                   np.asarray([multi_hot(labels, p) for p in predicted], dtype=int),
+                                   target_names=names, digits=4, zero_division=0)
+    path.write_text(f"{len(gold)} examples, {len(labels)} labels (multi-label)\n\n{report}")
+    return path
