@@ -45,7 +45,10 @@ class ClassificationOptions:
     # subset_accuracy, best_micro_f1 and f1_<label>; the label column a list (JSON) or joined labels (CSV / TSV).
     multi_label: bool = False
     label_separator: str = "|"  # multi_label in CSV / TSV: the character that joins a row's labels
-    threshold: float = 0.5  # multi_label: a label is predicted when its sigmoid reaches it (export: dev's best)
+    # multi_label: a label is predicted when its sigmoid reaches the threshold (or its own: a list in the order of labels)
+    threshold: float | list[float] = 0.5
+    # multi_label: the threshold export stores, chosen on the dev set: global (best micro F1), per_label (each label's best F1), off
+    tune_threshold: Literal["global", "per_label", "off"] = "global"
 
 
 def is_number(value) -> bool:
@@ -86,7 +89,7 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
         if o.regression or o.class_weights is not None:
             key = "regression" if o.regression else "class_weights"
             raise InputError(f"config key '{key}': not with multi_label=true (a sigmoid a label). Set {key} to its default.")
-        if not 0 < o.threshold < 1:
+        if not all(0 < t < 1 for t in (o.threshold if isinstance(o.threshold, list) else [o.threshold])):
             raise InputError(f"config key 'threshold': {o.threshold} is not between 0 and 1 (a sigmoid's range).")
         if not o.label_separator:
             raise InputError("config key 'label_separator': empty; give the character that joins a row's labels, e.g. '|'.")
@@ -150,6 +153,10 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
                 elif value not in allowed:
                     split.reject(row, f"{split.where(row)}: label '{value}' is not one of the labels {self.labels}. "
                                       f"Fix the row, or add it to the config key 'labels'.")
+        if self.options.multi_label and isinstance(self.options.threshold, list) \
+                and len(self.options.threshold) != len(self.labels):
+            raise InputError(f"config key 'threshold': {len(self.options.threshold)} thresholds for {len(self.labels)} "
+                             f"labels ({', '.join(self.labels)}); give one a label in that order, or one number.")
         train = labelled.get("train")
         # balanced needs the training labels; a trained model evaluated alone has no train split (nor needs weights).
         if self.options.class_weights is not None and (train is not None or self.options.class_weights != "balanced"):
@@ -158,9 +165,9 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
             self.weights = class_weights.resolve(self.options.class_weights, self.labels, ids)
 
     def export_options(self, metrics: dict[str, float]) -> dict:
-        """multi_label: the dev set's best threshold becomes the exported model's."""
-        if self.options.multi_label and "best_threshold" in metrics:
-            return {"threshold": float(metrics["best_threshold"])}
+        """multi_label: the dev set's best threshold(s) become the exported model's (tune_threshold)."""
+        if self.options.multi_label:
+            return multi_label.chosen_threshold(metrics, self.options.tune_threshold)
         return {}
 
     def _refuse_label_names(self, labels: list[str]) -> None:

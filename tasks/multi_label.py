@@ -4,8 +4,10 @@ The label column holds a list (JSON / JSON Lines) or a string of labels joined b
 `label_separator` (CSV / TSV; an empty field is the empty set). Training: binary cross-entropy on
 every (example, label) pair, summed, and counted per pair, so an accumulated batch averages over
 all of its pairs as torch's BCEWithLogitsLoss(reduction="mean") does. A label is predicted when its
-sigmoid reaches `threshold`; scoring also finds the global threshold that maximises micro F1 on
-the split (best_threshold, best_micro_f1), which `export` stores as the model's threshold. The
+sigmoid reaches `threshold` (one for all, or one a label); scoring also finds, on a grid, the
+global threshold that maximises micro F1 (best_threshold, best_micro_f1) and each label's own
+threshold that maximises its F1 (best_threshold_<label>, and best_per_label_micro_f1 with them),
+which `export` stores as the model's threshold (tune_threshold: global, per_label or off). The
 metrics are scikit-learn's: micro and macro F1, subset accuracy (every label of an example right),
 and F1 per label.
 """
@@ -40,10 +42,15 @@ def loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits.float(), targets.float(), reduction="sum")
 
 
-def decode(logits: np.ndarray, labels: list[str], threshold: float) -> list[dict]:
-    """{labels, probabilities} an example: every label whose sigmoid reaches the threshold."""
+def thresholds(threshold: float | list[float], labels: list[str]) -> np.ndarray:
+    return np.asarray(threshold if isinstance(threshold, list) else [threshold] * len(labels), dtype=np.float64)
+
+
+def decode(logits: np.ndarray, labels: list[str], threshold: float | list[float]) -> list[dict]:
+    """{labels, probabilities} an example: every label whose sigmoid reaches its threshold."""
     probabilities = expit(logits.astype(np.float64))
-    return [{"labels": [label for label, p in zip(labels, row) if p >= threshold],
+    cut = thresholds(threshold, labels)
+    return [{"labels": [label for label, p, t in zip(labels, row, cut) if p >= t],
              "probabilities": dict(zip(labels, (float(p) for p in row)))} for row in probabilities]
 
 
@@ -53,17 +60,40 @@ def _scores(predicted: np.ndarray, gold: np.ndarray) -> dict[str, float]:
             "subset_accuracy": float(accuracy_score(gold, predicted))}
 
 
-def score(probabilities: np.ndarray, gold: np.ndarray, labels: list[str], threshold: float) -> dict[str, float]:
-    """Metrics at `threshold`, per-label F1, and the grid threshold with the best micro F1."""
-    predicted = (probabilities >= threshold).astype(int)
+def _best(score_of) -> float:
+    """The grid threshold with the highest score; a tie goes to the one nearest 0.5."""
+    return float(max(THRESHOLDS, key=lambda t: (score_of(t), -abs(t - 0.5))))
+
+
+def score(probabilities: np.ndarray, gold: np.ndarray, labels: list[str],
+          threshold: float | list[float]) -> dict[str, float]:
+    """Metrics at `threshold`, per-label F1, and the grid thresholds with the best micro F1 (one
+    for all labels) and the best F1 of each label."""
+    predicted = (probabilities >= thresholds(threshold, labels)).astype(int)
     metrics = _scores(predicted, gold)
     per_label = f1_score(gold, predicted, average=None, zero_division=0)
     metrics.update({f"f1_{label}": float(v) for label, v in zip(labels, per_label)})
-    best = max(THRESHOLDS, key=lambda t: (f1_score(gold, (probabilities >= t).astype(int), average="micro",
-                                                   zero_division=0), -abs(t - 0.5)))
-    metrics["best_micro_f1"] = float(f1_score(gold, (probabilities >= best).astype(int), average="micro", zero_division=0))
-    metrics["best_threshold"] = float(best)
+    def micro(cut) -> float:
+        return float(f1_score(gold, (probabilities >= cut).astype(int), average="micro", zero_division=0))
+
+    best = _best(micro)
+    metrics["best_micro_f1"], metrics["best_threshold"] = micro(best), best
+    per_label = [_best(lambda t, j=j: f1_score(gold[:, j], (probabilities[:, j] >= t).astype(int), zero_division=0))
+                 for j in range(len(labels))]
+    metrics.update({f"best_threshold_{label}": t for label, t in zip(labels, per_label)})
+    metrics["best_per_label_micro_f1"] = micro(np.asarray(per_label))
     return metrics
+
+
+def chosen_threshold(metrics: dict[str, float], how: str) -> dict:
+    """What export stores (tune_threshold): the global best, one a label (in label order: score
+    writes best_threshold_<label> in that order), or nothing."""
+    if how == "global" and "best_threshold" in metrics:
+        return {"threshold": metrics["best_threshold"]}
+    per_label = [v for k, v in metrics.items() if k.startswith("best_threshold_")]
+    if how == "per_label" and per_label:
+        return {"threshold": per_label}
+    return {}
 
 
 def write_report(path, gold: list[list[str]], predicted: list[list[str]], labels: list[str], names: list[str]):

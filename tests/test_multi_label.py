@@ -39,6 +39,15 @@ def test_scores_and_the_threshold_search_by_hand():
     # at 0.4 the first row's b is found too and nothing is wrong: micro F1 1.0; 0.4 is the grid value nearest 0.5 with it
     assert scores["best_micro_f1"] == 1.0 and scores["best_threshold"] == 0.4
     assert f1_score(gold, (probabilities >= 0.4).astype(int), average="micro") == 1.0
+    # each label's own: a is right for any cut in (0.2, 0.6] (0.5 is nearest 0.5), b only in (0.35, 0.4]
+    assert scores["best_threshold_a"] == 0.5 and scores["best_threshold_b"] == 0.4
+    assert scores["best_per_label_micro_f1"] == 1.0
+    assert multi_label.chosen_threshold(scores, "per_label") == {"threshold": [0.5, 0.4]}
+    assert multi_label.chosen_threshold(scores, "global") == {"threshold": 0.4}
+    assert multi_label.chosen_threshold(scores, "off") == {}
+    # a threshold a label decides each label on its own
+    decoded = multi_label.decode(np.log(probabilities / (1 - probabilities)), labels, [0.5, 0.4])
+    assert [d["labels"] for d in decoded] == [["a", "b"], ["b"], ["a"]]
 
 
 def _rows(n: int, seed: int) -> list[dict]:
@@ -87,6 +96,12 @@ def test_a_tiny_multi_label_run_exports_for_pipeline_top_k_none(layout, tiny_ber
     assert main(["export", str(run), "--out", str(export)]) == 0
     assert json.loads((export / "config.json").read_text())["problem_type"] == "multi_label_classification"
     assert yaml.safe_load((export / "finetune.yaml").read_text())["threshold"] == metrics["best_threshold"]
+    per_label = tmp_path / "export-per-label"
+    assert main(["train", config, f"output_dir={tmp_path}", "run_name=ml2", "tune_threshold=per_label", "train.epochs=1"]) == 0
+    assert main(["export", str(tmp_path / "ml2"), "--out", str(per_label)]) == 0
+    chosen = json.loads((tmp_path / "ml2" / "metrics.json").read_text())["metrics"]
+    assert yaml.safe_load((per_label / "finetune.yaml").read_text())["threshold"] == [chosen["best_threshold_neg"],
+                                                                                       chosen["best_threshold_pos"]]
 
     from transformers import pipeline
 
@@ -122,6 +137,8 @@ def test_an_unknown_label_in_a_row_exits_2_naming_the_line(tiny_bert, tmp_path, 
 @pytest.mark.parametrize("extra, words", [
     (["primary_metric=accuracy"], "primary_metric"),
     (["threshold=1.5"], "threshold"),
+    (["threshold=[0.5, 0.5, 0.5]"], "3 thresholds for 2 labels"),
+    (["tune_threshold=best"], "tune_threshold"),
     (["regression=true"], "regression"),
 ])
 def test_bad_multi_label_keys_exit_2(extra, words, tiny_bert, tmp_path, capsys):
