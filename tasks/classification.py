@@ -18,7 +18,7 @@ from finetune.data.splits import RawSplit, is_test_split, read_file
 from finetune.errors import InputError
 from finetune.metrics import classification as classification_metrics
 from tasks import classification_report, prediction_tsv
-from tasks import class_weights, multi_label
+from tasks import class_weights, long_texts, multi_label
 from tasks.base import Adapter, check_text, column_texts, require_columns
 from tasks.class_weights import ClassWeights
 from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
@@ -49,6 +49,12 @@ class ClassificationOptions:
     threshold: float | list[float] = 0.5
     # multi_label: the threshold export stores, chosen on the dev set: global (best micro F1), per_label (each label's best F1), off
     tune_threshold: Literal["global", "per_label", "off"] = "global"
+    # Texts longer than data.max_seq_length: truncate (their first tokens only), or windows of that length
+    # overlapping by window_stride tokens (the tokenizer's overflow, as SQuAD's), each trained with the
+    # text's label; a text's prediction comes from its windows' logits (window_aggregate).
+    long_input: Literal["truncate", "windows"] = "truncate"
+    window_stride: int | None = None  # long_input=windows: tokens consecutive windows share (default: a quarter)
+    window_aggregate: Literal["mean", "max"] = "mean"  # long_input=windows: a text's logits, from its windows'
 
 
 def is_number(value) -> bool:
@@ -201,10 +207,16 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
     def encode(self, batch, indices, tokenizer, split):
         o = self.options
         pairs = batch[o.text_pair_column] if o.text_pair_column else None
-        features = tokenizer(batch[o.text_column], pairs, truncation=True, max_length=self.config.data.max_seq_length)
-        features["example_index"] = list(indices)
+        if o.long_input == "windows":
+            features = long_texts.windows(tokenizer, batch[o.text_column], pairs, self.config.data.max_seq_length,
+                                          o.window_stride)
+            rows = features.pop("overflow_to_sample_mapping")  # the batch row of each window
+        else:
+            features = tokenizer(batch[o.text_column], pairs, truncation=True, max_length=self.config.data.max_seq_length)
+            rows = list(range(len(indices)))
+        features["example_index"] = [indices[r] for r in rows]
         if o.label_column in batch and not is_test_split(self.config.data, split):
-            values = batch[o.label_column]
+            values = [batch[o.label_column][r] for r in rows]
             if o.regression:
                 features["labels"] = [float(v) for v in values]
             elif o.multi_label:
@@ -234,7 +246,9 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
     def decode(self, examples, features, outputs):
         """Regression: the number. Classification: {label, score, probabilities}, as a transformers
         pipeline gives label and score, with every class's probability (softmax of the logits) beside."""
-        logits = np.stack(outputs["logits"]).astype(np.float64)
+        # One row a text: its windows' logits combined (long_input=windows), or its one feature's.
+        logits = long_texts.per_example(np.stack(outputs["logits"]).astype(np.float64), features["example_index"],
+                                        len(examples), self.options.window_aggregate)
         if self.options.regression:
             return [float(v) for v in logits[:, 0]]
         if self.options.multi_label:

@@ -39,18 +39,21 @@ def _trained_export(case, task, backbone, request, tiny_files, tmp_path, capsys,
 @pytest.mark.parametrize("case, task, backbone", ONNX_CASES, ids=[c[0] for c in ONNX_CASES])
 def test_onnx_export_equals_pytorch_and_evaluates_to_the_runs_files(case, task, backbone, request, tiny_files,
                                                                    tmp_path, capsys):
+    # int8 round trips on two tasks (a sentence's logits, a window's start / end logits): enough for
+    # the quantizer, and the suite's time goes to the parity of every task.
+    quantized = case in ("classification", "squad")
     run, export = _trained_export(case, task, backbone, request, tiny_files, tmp_path, capsys,
-                                  "--quantize", "int8", "--max-metric-drop", "100")
+                                  *(["--quantize", "int8", "--max-metric-drop", "100"] if quantized else []))
     record = json.loads((export / "export.json").read_text())
     assert max(record["parity"]["max_abs_diff"].values()) <= 1e-4, record["parity"]
     assert record["onnx"]["metrics"] == pytest.approx(record["pytorch"]["metrics"], abs=1e-4)
     metrics = json.loads((run / SUMMARY_NAME).read_text())["metrics"]
     assert record["pytorch"]["metrics"][record["primary_metric"]] == pytest.approx(metrics[record["primary_metric"]])
     card = (export / "README.md").read_text()
-    assert "## ONNX" in card and "model_quantized.onnx" in card and str(tmp_path) not in card
+    assert "## ONNX" in card and ("model_quantized.onnx" in card) == quantized and str(tmp_path) not in card
 
     written = sorted(p.name for p in run.iterdir() if p.name.startswith(("predictions", "nbest_", "null_odds")))
-    for file in ("model.onnx", "model_quantized.onnx"):
+    for file in ("model.onnx", "model_quantized.onnx") if quantized else ("model.onnx",):
         evaluated = tmp_path / f"evaluated-{file}"
         _cli(capsys, "evaluate", str(export / "onnx" / file), "--out", str(evaluated))
         again = json.loads((evaluated / SUMMARY_NAME).read_text())["metrics"]
