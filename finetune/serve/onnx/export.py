@@ -20,7 +20,7 @@ from finetune.errors import InputError
 from finetune.run.folder import RUN_CONFIG_NAME
 from finetune.serve.onnx import quantize as int8
 from finetune.serve.onnx.graph import OPSET, export_graph
-from finetune.serve.onnx.parity import Parity, Pass, metrics_agree
+from finetune.serve.onnx.parity import Parity, Pass, metrics_that_differ
 from finetune.serve.onnx.runtime import FOLDER, FP32_NAME, INT8_NAME, require
 from tasks import registry
 from tasks.registry import load_config
@@ -74,7 +74,7 @@ def export_onnx(folder: Path, options: OnnxOptions) -> dict:
         raise InputError(f"ONNX export failed its parity check: {worst.output} differs from PyTorch by "
                          f"{worst.max_abs:.3g} (limit {TOLERANCE:g}) at {parity.describe(worst.feature)}. "
                          f"Nothing was exported.")
-    differ = metrics_agree(torch_pass.metrics, onnx_pass.metrics)
+    differ = metrics_that_differ(torch_pass.metrics, onnx_pass.metrics)
     if differ:
         raise InputError(f"ONNX export failed its parity check: the metrics differ ({_pair(differ, torch_pass, onnx_pass)}) "
                          f"although the outputs agree to {worst.max_abs:.2g}. Nothing was exported.")

@@ -119,12 +119,12 @@ class Parity:
 
     def describe(self, feature: int) -> str:
         """Where a feature comes from: its example's index (and id, where the split has one)."""
-        example = self.features[feature].get("example_index", feature) if "example_index" in self.features.column_names else feature
-        record = self.split.dataset[int(example)]
+        example = int(self.features[feature].get("example_index", feature))
+        record = self.split.dataset[example]
         label = next((f" (id {record[key]})" for key in ("id", "idx", "index") if key in record), "")
         return f"feature {feature}, example {example}{label} of {self.split.location}"
 
 
-def metrics_agree(a: dict[str, float], b: dict[str, float]) -> list[str]:
+def metrics_that_differ(a: dict[str, float], b: dict[str, float]) -> list[str]:
     """The metrics (the loss aside) on which two passes differ: none when both predicted the same."""
     return [k for k in a if k != "loss" and k in b and abs(a[k] - b[k]) > 1e-9]
