@@ -117,6 +117,14 @@ class Adapter:
         """What train_loss sums over: count_items, or the sum of the items' weights."""
         return self.count_items(batch)
 
+    def objective_record(self) -> dict:
+        """What a run's metrics.json records about train_loss when an option changed it (class_weights)."""
+        return {}
+
+    def objective_note(self) -> str | None:
+        """The line a training run prints about it."""
+        return None
+
     # -- predictions --------------------------------------------------------------------------------
     def predict_step(self, model: Any, inputs: dict[str, torch.Tensor]) -> Any:
         """The outputs of one evaluation batch (output_keys); generating tasks override it."""

@@ -56,13 +56,19 @@ class ClassWeights:
     """Mixin of an adapter with `self.weights` (None, or one float a label): the loop's objective."""
 
     weights: list[float] | None = None
+    _tensor: torch.Tensor | None = None  # the weights on the training device, made once
+
+    def _weight_of(self, labels: torch.Tensor) -> torch.Tensor:
+        """Each label's weight, the ignored positions left out."""
+        if self._tensor is None or self._tensor.device != labels.device:
+            self._tensor = torch.tensor(self.weights, device=labels.device)
+        return self._tensor[labels[labels != IGNORED]]
 
     def _pairs(self, outputs, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         logits = outputs.logits.float()
         flat, labels = logits.reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1)
         keep = labels != IGNORED
-        weight = torch.tensor(self.weights, device=logits.device)[labels[keep]]
-        return flat[keep], labels[keep], weight
+        return flat[keep], labels[keep], self._weight_of(labels)
 
     def train_loss(self, outputs, batch) -> torch.Tensor:
         if self.weights is None:
@@ -73,6 +79,10 @@ class ClassWeights:
     def train_items(self, batch) -> torch.Tensor:
         if self.weights is None:
             return self.count_items(batch)
-        labels = batch["labels"].reshape(-1)
-        keep = labels != IGNORED
-        return torch.tensor(self.weights, device=labels.device)[labels[keep]].sum()
+        return self._weight_of(batch["labels"].reshape(-1)).sum()
+
+    def objective_record(self) -> dict:
+        return {"class_weights": dict(zip(self.labels, self.weights))} if self.weights else {}
+
+    def objective_note(self) -> str | None:
+        return describe(self.weights, self.labels) if self.weights else None

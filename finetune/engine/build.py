@@ -24,7 +24,7 @@ from finetune.models import backbones as models
 from finetune.models import vocabulary
 from finetune.run.folder import is_model_folder
 from finetune.serve.onnx import runtime as onnx_runtime
-from tasks import class_weights, registry
+from tasks import registry
 from tasks.base import Adapter
 
 
@@ -134,8 +134,9 @@ def prepare(config: RunConfig, split_names: list[str], accelerator: Any = None, 
         adapter.setup_labels(splits, trained_config)
         show = accelerator is None or accelerator.is_main_process
         drop_bad_rows(splits, show)
-        if show and "train" in splits and getattr(adapter, "weights", None):
-            print(class_weights.describe(adapter.weights, adapter.labels))
+        note = adapter.objective_note() if show and "train" in splits else None
+        if note:
+            print(note)
         extension = None
         if "train" in split_names and "train" in splits and config.vocab.add_tokens != "off":
             extension = extend_vocabulary(config, adapter, tokenizer, splits, resume_from, show)

@@ -352,8 +352,7 @@ class Trainer:
             processes=self.accelerator.num_processes, skipped_steps=pos.skipped_steps,
             skipped_rows={name: len(getattr(s, "skipped", [])) for name, s in self.built.splits.items()},
             **({"vocabulary": self.built.extension.record()} if self.built.extension else {}),
-            **({"class_weights": dict(zip(self.adapter.labels, self.adapter.weights))}
-               if getattr(self.adapter, "weights", None) else {}),
+            **self.adapter.objective_record(),
             run_folder_mb=round(self._folder_bytes_kept() / disk.MB, 1), allocator=self.allocator)
         if self.accelerator.log_with:
             final = {**{f"best_{k}": v for k, v in metrics.items()}, "best_step": pos.best_step, "steps": pos.global_step,

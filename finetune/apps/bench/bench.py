@@ -247,9 +247,10 @@ def peaks() -> dict[str, float]:
     from finetune.apps.bench import flops
     from finetune.engine import devices
 
-    found = {"fp32": flops.matmul_peak(torch.float32)}
-    if devices.native_bf16(devices.device()):
-        found["bf16"] = flops.matmul_peak(torch.bfloat16)
+    device = devices.device()
+    found = {"fp32": flops.matmul_peak(torch.float32, device=device.type)}
+    if devices.native_bf16(device):
+        found["bf16"] = flops.matmul_peak(torch.bfloat16, device=device.type)
     return found
 
 

@@ -30,10 +30,16 @@ def _best_seconds(call, repeats: int) -> float:
     return best
 
 
-def matmul_peak(dtype: torch.dtype, size: int = PEAK_SIZE, repeats: int = 10) -> float:
-    """FLOP/s of the best of `repeats` size x size matmuls in `dtype`."""
-    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
-    return 2 * size**3 / _best_seconds(lambda: torch.matmul(a, b), repeats)
+def matmul_peak(dtype: torch.dtype, size: int = PEAK_SIZE, repeats: int = 10, device: str = "cpu") -> float:
+    """FLOP/s of the best of `repeats` size x size matmuls in `dtype` on `device` (the one the bench runs on)."""
+    a, b = (torch.randn(size, size, device=device).to(dtype) for _ in range(2))
+
+    def product():
+        torch.matmul(a, b)
+        if a.is_cuda:
+            torch.cuda.synchronize()  # a launch returns at once; the product is done only here
+
+    return 2 * size**3 / _best_seconds(product, repeats)
 
 
 def int8_peak(size: int = PEAK_SIZE, repeats: int = 10) -> float:

@@ -22,8 +22,8 @@ import torch
 
 from finetune.apps.bench import flops
 from finetune.apps.bench.bench import machine
+from finetune.apps.bench.bench import peaks as bench_peaks
 from finetune.config import typed
-from finetune.engine import devices
 from finetune.errors import InputError
 from finetune.run.folder import RUN_CONFIG_NAME, RunDir
 from finetune.serve.onnx.runtime import FOLDER, FP32_NAME, INT8_NAME
@@ -96,16 +96,17 @@ def measure(workload: str, folder: Path, config: InferenceBenchConfig, peaks: di
 
     cap = config.sst2_examples if workload == "sst2" else config.squad_questions
     run_config = load_config(folder / RUN_CONFIG_NAME, [f"data.max_eval_samples={cap or 'null'}"])
+    parity = Parity(run_config, folder)
+    model = parity.built.model.eval()
+    dims = flops.shape(model)
+    work = flops.forward_flops(parity.features["length"], dims)
+    builders = {"pytorch_fp32": lambda: model, "pytorch_bf16": lambda: _Bf16(model),
+                "onnx_fp32": lambda: OnnxModel(folder / FOLDER / FP32_NAME, model.config),
+                "onnx_int8": lambda: OnnxModel(folder / FOLDER / INT8_NAME, model.config)}
+    peak_of = {"pytorch_fp32": "fp32", "pytorch_bf16": "bf16", "onnx_fp32": "fp32", "onnx_int8": "int8"}
     rows = {}
     for batch in config.batch_sizes:
-        parity = Parity(run_config, folder, batch)
-        model = parity.built.model.eval()
-        dims = flops.shape(model)
-        work = flops.forward_flops(parity.features["length"], dims)
-        builders = {"pytorch_fp32": lambda: model, "pytorch_bf16": lambda: _Bf16(model),
-                    "onnx_fp32": lambda: OnnxModel(folder / FOLDER / FP32_NAME, model.config),
-                    "onnx_int8": lambda: OnnxModel(folder / FOLDER / INT8_NAME, model.config)}
-        peak_of = {"pytorch_fp32": "fp32", "pytorch_bf16": "bf16", "onnx_fp32": "fp32", "onnx_int8": "int8"}
+        parity.use_batch_size(batch)
         for variant in config.variants:
             if peak_of[variant] not in peaks:
                 continue  # bf16 without hardware support: emulated, not worth a row
@@ -166,9 +167,7 @@ def main(items: list[str], command: str) -> int:
     config = parse(items)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    peaks = {"fp32": flops.matmul_peak(torch.float32), "int8": flops.int8_peak()}
-    if devices.native_bf16(torch.device("cpu")):
-        peaks["bf16"] = flops.matmul_peak(torch.bfloat16)
+    peaks = {**bench_peaks(), "int8": flops.int8_peak()}
     results = {"command": command, "machine": machine(), "onnxruntime": onnxruntime.__version__, "peaks": peaks,
                "settings": typed.to_dict(config), "workloads": {}}
     for workload in config.workloads:

@@ -64,9 +64,9 @@ def mfu(result: dict, record: dict, peaks: dict | None) -> float | None:
     """Model FLOPs a second of a training row over the matmul peak of its precision (flops.py)."""
     if not peaks or "dims" not in record or not result.get("samples_per_s"):
         return None
-    mean_length = result["real_tokens_per_s"] / result["samples_per_s"]
     peak = peaks.get("bf16" if result["precision"] == "bf16" else "fp32")
-    return result["real_tokens_per_s"] * flops.training_flops_per_token(mean_length, record["dims"]) / peak if peak else None
+    per_token = flops.training_flops_per_token(result["mean_real_tokens"], record["dims"])
+    return result["real_tokens_per_s"] * per_token / peak if peak else None
 
 
 def _row(name: str, result: dict, record: dict, peaks: dict | None = None) -> str:

@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from finetune.engine.evaluation import model_inputs
 from finetune.errors import InputError
 from finetune.run.folder import RUN_CONFIG_NAME
 from finetune.serve.onnx import quantize as int8
@@ -64,7 +63,8 @@ def export_onnx(folder: Path, options: OnnxOptions) -> dict:
     parity = Parity(config, folder)
     fp32 = folder / FOLDER / FP32_NAME
     start = time.perf_counter()
-    export_graph(parity.built.model, model_inputs(next(iter(parity.loader)), parity.built.adapter), parity.names, fp32)
+    example = parity.first_inputs()
+    export_graph(parity.built.model, example, parity.names, fp32)
     print(f"ONNX graph: {FOLDER}/{FP32_NAME} ({fp32.stat().st_size / 2**20:.1f} MB, {time.perf_counter() - start:.0f} s); "
           f"parity on {len(parity.split.dataset)} examples of {parity.split.location} ...")
     torch_pass, onnx_pass = parity.pytorch(), parity.onnx(fp32)
@@ -81,7 +81,7 @@ def export_onnx(folder: Path, options: OnnxOptions) -> dict:
     adapter = parity.built.adapter
     record = {
         "exporter": f"torch.onnx.export (dynamo), opset {OPSET}",
-        "inputs": list(model_inputs(next(iter(parity.loader)), adapter)),
+        "inputs": list(example),
         "outputs": list(parity.names),
         # The data's file name only: the card carries no local paths.
         "parity": {"data": Path(parity.split.location).name, "examples": len(parity.split.dataset),

@@ -64,7 +64,7 @@ class Difference:
 class Parity:
     """The split, its features, and the PyTorch model of an exported folder, ready to compare."""
 
-    def __init__(self, config: RunConfig, folder: Path, batch_size: int | None = None):
+    def __init__(self, config: RunConfig, folder: Path):
         self.accelerator = make_accelerator(config, training=False)
         if self.accelerator.num_processes > 1:
             raise InputError("export --onnx runs its parity check in one process: run it without accelerate launch.")
@@ -75,17 +75,24 @@ class Parity:
         self.split = self.built.splits["validation"]
         self.features = self.built.features["validation"]
         self.names = tuple(self.built.adapter.output_keys)
+        self.use_batch_size(eval_batch_size(config, 1))
+
+    def use_batch_size(self, size: int) -> None:
+        """Batches of `size` features from now on (the data, its features and the model stay)."""
         collate = batching.collator(self.built.tokenizer, False, self.built.adapter.collator_class)
-        self.batch_size = batch_size or eval_batch_size(config, 1)
-        self.loader = batching.eval_loader(self.features, self.batch_size, collate, self.built.adapter.decode_columns)
+        self.loader = batching.eval_loader(self.features, size, collate, self.built.adapter.decode_columns)
         self.rows = list(self.loader.dataset["row"])  # feature index of each batched row, in batch order
+
+    def first_inputs(self) -> dict[str, torch.Tensor]:
+        """The model inputs of the first batch (the longest features)."""
+        return model_inputs(next(iter(self.loader)), self.built.adapter)
 
     def run(self, model, warm_up: bool = False) -> Pass:
         """`warm_up`: one untimed batch first (first calls allocate, pick kernels, build caches)."""
         recorder = _Recorder(model, self.names)
         if warm_up:
             with torch.no_grad():
-                model(**model_inputs(next(iter(self.loader)), self.built.adapter))
+                model(**self.first_inputs())
         result = run_split(recorder, self.loader, self.built.adapter, self.accelerator, self.split.dataset,
                            self.features, "validation")
         if not result.metrics:
