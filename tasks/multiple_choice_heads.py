@@ -26,6 +26,7 @@ from transformers.modeling_outputs import MultipleChoiceModelOutput
 from transformers.models.auto.modeling_auto import MODEL_FOR_MULTIPLE_CHOICE_MAPPING
 
 from finetune.errors import InputError
+from finetune.models.wrapper import Wrapper
 
 
 def _flatten(tensors: dict[str, torch.Tensor | None]) -> tuple[dict[str, torch.Tensor], int, int]:
@@ -36,33 +37,7 @@ def _flatten(tensors: dict[str, torch.Tensor | None]) -> tuple[dict[str, torch.T
     return flat, shape[0], shape[1]
 
 
-class _Wrapper(torch.nn.Module):
-    """A module holding one transformers model, under the attribute `inner_name`, that it saves as
-    that model alone."""
-
-    inner_name: str
-
-    def __init__(self, inner):
-        super().__init__()
-        setattr(self, self.inner_name, inner)
-
-    @property
-    def wrapped(self):
-        return getattr(self, self.inner_name)
-
-    @property
-    def config(self):
-        return self.wrapped.config
-
-    def save_pretrained(self, folder, state_dict=None, **kwargs):
-        # The saved folder is the inner model alone: plain transformers loads it.
-        if state_dict is not None:
-            prefix = f"{self.inner_name}."
-            state_dict = {k.removeprefix(prefix): v for k, v in state_dict.items()}
-        self.wrapped.save_pretrained(folder, state_dict=state_dict, **kwargs)
-
-
-class DecoderForMultipleChoice(_Wrapper):
+class DecoderForMultipleChoice(Wrapper):
     inner_name = "scorer"
 
     @classmethod
@@ -76,7 +51,7 @@ class DecoderForMultipleChoice(_Wrapper):
         return MultipleChoiceModelOutput(logits=scores.view(batch, choices))
 
 
-class LikelihoodChoiceScorer(_Wrapper):
+class LikelihoodChoiceScorer(Wrapper):
     inner_name = "lm"
 
     @classmethod

@@ -39,6 +39,7 @@ from finetune.models import backbones
 from tasks import class_weights
 from tasks.base import Adapter, column_texts, require_columns
 from tasks.class_weights import ClassWeights
+from tasks.ner_crf import Crf
 from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
 
 IGNORED = -100  # label of tokens the loss skips (transformers' convention)
@@ -61,6 +62,9 @@ class NerOptions:
     # Weigh the training loss by tag: balanced (n / (tags x count) over the training words' tags,
     # scikit-learn's) or one weight a tag in the order of `labels`; the dev loss stays unweighted.
     class_weights: Literal["balanced"] | list[float] | None = None
+    # A linear-chain CRF on the tagger: transitions learned (invalid BIO moves forbidden), Viterbi
+    # over each whole sentence's words; exported beside the weights as crf.safetensors.
+    crf: bool = False
 
 
 def window_starts(length: int, room: int, stride: int) -> list[int]:
@@ -101,7 +105,7 @@ def entity_spans(tags: list[str], spans: list[tuple[int, int]], text: str) -> li
             for kind, first, last in ner_metrics.get_entities(tags)]
 
 
-class NerAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineInput, ModelCard):
+class NerAdapter(Crf, ClassWeights, Adapter, PredictionFiles, CommandLineInput, ModelCard):
     Options = NerOptions
     model_class = AutoModelForTokenClassification
     pipeline_task = "token-classification"
@@ -117,6 +121,7 @@ class NerAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineInput, Model
         self.labels: list[str] | None = list(self.options.labels) if self.options.labels else None
         if self.labels and "O" not in self.labels:
             raise InputError(f"config key 'labels': {self.labels} has no 'O' tag; BIO labels need it.")
+        self._check_crf()
 
     # -- labels -----------------------------------------------------------------------------
     def prepare_tokenizer(self, tokenizer):
@@ -163,7 +168,7 @@ class NerAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineInput, Model
             for row, (words, row_tags) in enumerate(zip(tokens, tags)):
                 if split.kept(row) and len(words) != len(row_tags):
                     split.reject(row, f"{split.where(row)}: {len(words)} tokens but {len(row_tags)} tags; give one tag a token.")
-            tagged[name] = self._to_bio(split, tags)
+            tagged[name] = self.repair_gold(self._to_bio(split, tags))
         if self.labels is None:
             source = tagged.get("train")
             if source is None:
@@ -216,7 +221,7 @@ class NerAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineInput, Model
         encoded = tokenizer(batch[o.tokens_column], is_split_into_words=True, truncation=False)
         all_tags = batch.get(o.tags_column)
         token_keys = [key for key in encoded.keys() if key != "length"]
-        out: dict[str, list] = {key: [] for key in token_keys + ["example_index", "word_index", "labels"]}
+        out: dict[str, list] = {key: [] for key in token_keys + ["example_index", "word_index", "labels", "sentence_edges"]}
         for i in range(len(encoded["input_ids"])):
             word_ids = encoded.word_ids(i)
             head = next((k for k, w in enumerate(word_ids) if w is not None), len(word_ids))
@@ -246,8 +251,12 @@ class NerAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineInput, Model
                 out["labels"].append([IGNORED] * head + [labels[k] if mine else IGNORED
                                                          for k, mine in zip(range(a, b), own)] + [IGNORED] * tail)
                 out["example_index"].append(indices[i])
+                # crf=true: whether this window's words open and close the sentence
+                out["sentence_edges"].append([not body or owners[0] == window, not body or owners[-1] == window])
         if all_tags is None:  # unlabelled text (a test file of words only)
             del out["labels"]
+        if not o.crf:
+            del out["sentence_edges"]
         return out
 
     def _subword_labels(self, body: list[int], word_index: list[int], tags: list[str]) -> list[int]:
@@ -266,12 +275,16 @@ class NerAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineInput, Model
         return labels
 
     def loss(self, outputs, batch):
+        if self.options.crf:
+            return self.crf_loss(outputs, batch)
         logits = outputs.logits.float()
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1),
                                ignore_index=IGNORED, reduction="sum")
 
     # -- predictions ------------------------------------------------------------------------
     def decode(self, examples, features, outputs):
+        if self.options.crf:
+            return self.crf_decode(examples, features, outputs)
         predicted = [["O"] * len(words) for words in examples[self.options.tokens_column]]
         for feature, (example, word_index) in enumerate(zip(features["example_index"], features["word_index"])):
             logits = outputs["logits"][feature]
@@ -332,6 +345,9 @@ class NerAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineInput, Model
         matches = [list(pattern.finditer(text)) for text in texts]
         return Dataset.from_dict({self.options.tokens_column: [[m.group() for m in found] for found in matches],
                                   "text": texts, "spans": [[list(m.span()) for m in found] for found in matches]})
+
+    def card_usage(self, folder, name):
+        return self.crf_card_usage(name) if self.options.crf else None
 
     def show(self, examples, predictions):
         lines = []
