@@ -68,6 +68,9 @@ class Adapter:
     decode_columns: ClassVar[tuple[str, ...]] = ()
     primary_metric: str  # selects the best checkpoint (greater is better)
     headline_metrics: ClassVar[tuple[str, ...] | None] = None  # shown in one-line summaries (None: all)
+    # peft's TaskType for peft.method where the task needs peft's own model class (CAUSAL_LM: generate);
+    # None: the generic PeftModel, the head trained in full found by name (finetune/models/peft_methods.py)
+    peft_task_type: ClassVar[str | None] = None
     metrics_in_percent: ClassVar[bool] = False  # the official scorer's scale (SQuAD's: percent); else fractions
 
     def __init__(self, config: RunConfig):

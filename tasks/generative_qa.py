@@ -103,6 +103,7 @@ class GenerativeQAAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard)
     metrics_in_percent = True  # the official evaluation scripts report percentages
     Options = GenerativeQAOptions
     model_class = AutoModelForCausalLM
+    peft_task_type = "CAUSAL_LM"
     pipeline_task = "text-generation"
     collator_class = AnswerCollator
     output_keys = ("generated",)

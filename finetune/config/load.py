@@ -180,6 +180,9 @@ def validate(config: RunConfig, where: str) -> None:
         if name is not None and (name in ("", ".", "..") or any(c in name for c in "/\\\0")):
             raise InputError(f"{where}: {key}={name!r} must be a plain name (no '/', '\\' or '..'): it names a folder "
                              f"or file inside the run folder, and a run writes nowhere else.")
+    if config.lora.enabled and config.peft.method not in ("none", "lora"):
+        raise InputError(f"{where}: lora.enabled=true asks for LoRA and peft.method={config.peft.method} for another "
+                         f"method; set one of them (peft.method=lora is the same as lora.enabled=true).")
     if not 0 <= config.lora.dropout < 1:
         raise InputError(f"{where}: lora.dropout must be in [0, 1), got {config.lora.dropout}.")
     if t.lr <= 0:

@@ -99,10 +99,21 @@ class TrainConfig:
 
 
 @dataclass
-class LoraConfig:
-    """LoRA through peft: only low-rank adapters train; the saved models have them merged in."""
+class PeftConfig:
+    """Parameter-efficient fine-tuning through peft: only the method's parameters and the task's
+    new head train; the saved models have the method merged in (finetune/models/peft_methods.py)."""
 
-    enabled: bool = False  # train LoRA adapters instead of every weight
+    method: Literal["none", "lora", "ia3"] = "none"  # none: every weight trains
+    # lora / ia3: the modules adapted (null: peft's default for the architecture; lora.target_modules for LoRA too)
+    target_modules: list[str] | None = None
+    feedforward_modules: list[str] | None = None  # ia3: those of target_modules whose input is scaled (null: peft's default)
+
+
+@dataclass
+class LoraConfig:
+    """LoRA's settings (peft.method=lora): only low-rank adapters train; the saved models have them merged in."""
+
+    enabled: bool = False  # the older switch: true is peft.method=lora
     r: int = 8  # rank of the update
     alpha: float = 16.0  # the update is scaled by alpha / r
     dropout: float = 0.05  # dropout on the adapters' input
@@ -176,6 +187,7 @@ class RunConfig:
     trust_remote_code: bool = False  # run Python code a model folder ships (auto_map); off unless you ask
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    peft: PeftConfig = field(default_factory=PeftConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
     vocab: VocabConfig = field(default_factory=VocabConfig)
     reference: ReferenceConfig = field(default_factory=ReferenceConfig)

@@ -29,7 +29,7 @@ from finetune.engine.build import Built, build
 from finetune.engine.evaluation import model_inputs, run_split
 from finetune.engine.progress import Meter, Position
 from finetune.errors import InputError, Interrupted, RunStopped
-from finetune.models import lora
+from finetune.models import peft_methods
 from finetune.run import checkpoint, disk, fault_injection, faults, trackers
 from finetune.run import summary as run_summary
 from finetune.run.folder import RunDir, open_run, prediction_name
@@ -55,12 +55,13 @@ class Trainer:
         if "train" not in self.built.splits:
             raise InputError(f"{config.task}: no training data; set data.train to a file (or a hub split).")
         self.adapter = self.built.adapter
-        if config.lora.enabled:
-            if self.built.extension is not None and self.built.extension.added:
-                raise InputError(f"vocab.add_tokens={config.vocab.add_tokens} added {len(self.built.extension.added)} tokens, "
-                                 f"whose new embedding rows LoRA would leave frozen at their first values. Train every "
-                                 f"weight (lora.enabled=false), or keep the vocabulary (vocab.add_tokens=off).")
-            self.built.model = lora.apply(self.built.model, config.lora, self.adapter.model_class, config.task)
+        extension = self.built.extension
+        peft_methods.check(config, self.adapter, len(extension.added) if extension is not None else 0)
+        disk_plan = disk.plan(self.built.model, self.built.tokenizer)  # the plain model: best/'s size
+        if peft_methods.method(config) != "none":
+            self.built.model = peft_methods.apply(self.built.model, config, self.adapter)
+            disk_plan = disk.trained_only(disk_plan, self.built.model)
+        self.parameters = peft_methods.parameter_counts(self.built.model)
         self.log = RunLog(run_dir.log, self.main)
         self.saver = RunSaver(self.accelerator, run_dir, config, self.built.tokenizer)
         if self.main:  # only now: bad data or a bad model must not leave an empty run folder behind
@@ -68,7 +69,10 @@ class Trainer:
             config.save(run_dir.config)
             print(f"Run folder: {run_dir.root}\nData:")
             print(data_io.describe_all(list(self.built.splits.values()), config.data))
-            print(disk.announce(disk.plan(self.built.model, self.built.tokenizer), config.train.keep_last))
+            trainable, total = self.parameters
+            print(f"Parameters: {trainable:,} trained of {total:,} ({100 * trainable / total:.2f}%; "
+                  f"peft.method={peft_methods.method(config)})")
+            print(disk.announce(disk_plan, config.train.keep_last))
 
     # -- set-up ---------------------------------------------------------------------------------
     def setup(self):
@@ -353,6 +357,8 @@ class Trainer:
             skipped_rows={name: len(getattr(s, "skipped", [])) for name, s in self.built.splits.items()},
             **({"vocabulary": self.built.extension.record()} if self.built.extension else {}),
             **self.adapter.objective_record(),
+            peft_method=peft_methods.method(self.config), trainable_parameters=self.parameters[0],
+            total_parameters=self.parameters[1],
             run_folder_mb=round(self._folder_bytes_kept() / disk.MB, 1), allocator=self.allocator)
         if self.accelerator.log_with:
             final = {**{f"best_{k}": v for k, v in metrics.items()}, "best_step": pos.best_step, "steps": pos.global_step,

@@ -68,7 +68,7 @@ def fitting_micro_batch(per_process: int, model, adapter, features, collate, dev
         if "No executable batch size" not in str(exc):
             raise
         raise RunStopped("train.auto_batch_size: even one example a step does not fit in memory. Lower "
-                         "data.max_seq_length, use train.precision=bf16, or lora.enabled=true.") from exc
+                         "data.max_seq_length, use train.precision=bf16, or peft.method=lora.") from exc
     finally:
         model.train(was_training)
 

@@ -24,10 +24,13 @@ class Plan:
     weights: int  # model.safetensors
     optimizer: int  # optimizer.bin: the AdamW moments
     tokenizer: int  # the tokenizer's files, in every checkpoint and in best/
+    # peft: a checkpoint's model.safetensors holds the trained parameters only (best/ the merged model)
+    checkpoint_weights: int | None = None
 
     @property
     def checkpoint(self) -> int:
-        return self.weights + self.optimizer + self.tokenizer + SMALL_FILES
+        weights = self.weights if self.checkpoint_weights is None else self.checkpoint_weights
+        return weights + self.optimizer + self.tokenizer + SMALL_FILES
 
     @property
     def best(self) -> int:
@@ -55,11 +58,21 @@ def plan(model: Any, tokenizer: Any) -> Plan:
     return Plan(weights, optimizer, tokenizer_bytes)
 
 
+def trained_only(plan: Plan, model: Any) -> Plan:
+    """The plan of a peft run: `plan` was made from the plain model (the merged best/ is that size);
+    checkpoints and the optimizer hold the trained parameters of `model` only."""
+    trained = [p for p in model.parameters() if p.requires_grad]
+    weights = sum(p.numel() * p.element_size() + HEADER_PER_TENSOR for p in trained)
+    optimizer = sum(2 * 4 * p.numel() + PICKLE_PER_PARAMETER for p in trained)
+    return Plan(plan.weights, optimizer, plan.tokenizer, checkpoint_weights=weights)
+
+
 def announce(plan: Plan, keep_last: int) -> str:
     """The line a run prints before training."""
     kept = (f"the last {keep_last} (train.keep_last)" if keep_last else
             "one while training, none once finished (train.keep_last=0)")
-    line = (f"Disk: a checkpoint is about {_mb(plan.checkpoint)} (weights {_mb(plan.weights)}, optimizer state "
+    weights = plan.weights if plan.checkpoint_weights is None else plan.checkpoint_weights
+    line = (f"Disk: a checkpoint is about {_mb(plan.checkpoint)} (weights {_mb(weights)}, optimizer state "
             f"{_mb(plan.optimizer)}), checkpoints/best {_mb(plan.best)}; keeping {kept}, the run folder holds up to "
             f"{_mb(plan.peak(keep_last))} while a checkpoint is written and about {_mb(plan.final(keep_last))} at "
             f"the end")

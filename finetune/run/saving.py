@@ -17,7 +17,7 @@ import torch
 
 from finetune.config.schema import RunConfig
 from finetune.errors import InputError
-from finetune.models import lora
+from finetune.models import peft_methods
 from finetune.run import checkpoint, fault_injection, faults
 from finetune.run.folder import EVAL_METRICS_NAME, RUN_CONFIG_NAME, RunDir
 from tasks.roles import PredictionFiles
@@ -30,6 +30,11 @@ class RunSaver:
         self.config = config
         self.tokenizer = tokenizer
         self.main = accelerator.is_main_process
+        # peft: a checkpoint holds what trains (the method's parameters and the head); the frozen
+        # weights are the pretrained ones, which the resumed run loads again before the checkpoint.
+        self.trained_only = peft_methods.method(config) != "none"
+        if self.trained_only:
+            accelerator.register_save_state_pre_hook(_keep_trained)
 
     def kept(self) -> str:
         """What a failed write leaves the user, said in its message."""
@@ -56,7 +61,7 @@ class RunSaver:
             if self.main:
                 try:
                     shutil.rmtree(tmp, ignore_errors=True)
-                    lora.save_pretrained(acc.unwrap_model(model), tmp, state_dict=state_dict)
+                    peft_methods.save_pretrained(acc.unwrap_model(model), tmp, state_dict=state_dict)
                     self.tokenizer.save_pretrained(tmp)
                     self.config.save(tmp / RUN_CONFIG_NAME)
                     (tmp / EVAL_METRICS_NAME).write_text(json.dumps(eval_metrics, indent=1))
@@ -122,8 +127,17 @@ class RunSaver:
         """Model (safetensors) and optimizer, scheduler and RNG states (torch.load with weights_only=True:
         a pickle that would run code is refused, not executed)."""
         try:
-            self.accelerator.load_state(str(folder))
+            self.accelerator.load_state(str(folder), strict=not self.trained_only)
         except pickle.UnpicklingError as exc:
             raise InputError(f"{folder}: a checkpoint file holds objects other than tensors and numbers, which are "
                              f"not loaded (weights_only=True): {str(exc).splitlines()[0]} Resume from a checkpoint "
                              f"this toolkit wrote, or resume=never.") from exc
+
+
+def _keep_trained(models: list, weights: list[dict], output_dir: str) -> None:
+    """accelerate's save-state hook: each model's state dict cut down to its trained parameters."""
+    for model, state in zip(models, weights):
+        keep = peft_methods.trained_names(model)
+        for key in [k for k in state if k not in keep]:
+            del state[key]
+

@@ -1,0 +1,101 @@
+"""Parameter-efficient fine-tuning through peft (peft.method): LoRA and IA3 on every task.
+
+Only the method's parameters and the task's new head train (peft's modules_to_save: the
+classifier, the span head, the choice scorer, the CRF); every other weight stays bit-equal to the
+pretrained one. Step checkpoints hold what trains (RunSaver drops the frozen weights and loads with
+strict=False), so they are small and a resumed run continues exactly. Every saved MODEL
+(checkpoints/best, hence exports) has the adapters merged into a copy of the model, so it is the
+base architecture with plain weights: it loads with transformers and `pipeline`, with no peft. The
+merge is peft's own (merge_and_unload) on a copy, never in place: merging and unmerging the
+training model would nudge its frozen weights by rounding at every save. The merge reads each
+process's own weights, so peft with FSDP (sharded weights) is not supported.
+
+Prompt and prefix tuning are not offered yet: with peft 0.21 and transformers 5, prefix tuning
+needs past_key_values, which the classification, token and span heads no longer take, and prompt
+tuning shifts every token-level output by its virtual tokens (peft issue 1974).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from finetune.config.schema import RunConfig
+from finetune.errors import InputError
+
+# The task heads take the generic PeftModel, which passes every input through, and these module
+# names, where the model has them, are trained in full (modules_to_save). peft's task models are not
+# used: PeftModelForQuestionAnswering drops token_type_ids (peft 0.21), so a BERT span model would
+# train on segment 0 everywhere and be served with the real segments. Generation (generative QA)
+# takes peft's CAUSAL_LM model (peft_task_type), as generate needs.
+HEADS = ["classifier", "score", "qa_outputs", "crf"]  # every new head the adapters create, by module name
+
+
+def method(config: RunConfig) -> str:
+    """The peft method of a run: peft.method, or lora when the older lora.enabled=true says so."""
+    return "lora" if config.lora.enabled and config.peft.method == "none" else config.peft.method
+
+
+def check(config: RunConfig, adapter: Any, new_tokens: int) -> None:
+    """Refusals before any model loads (exit 2 naming the method and the task)."""
+    name = method(config)
+    if name == "none":
+        return
+    if getattr(config.options, "zero_shot", False):
+        raise InputError(f"peft.method={name}: zero_shot=true trains nothing; drop peft.method or zero_shot.")
+    if new_tokens:
+        raise InputError(f"vocab.add_tokens={config.vocab.add_tokens} added {new_tokens} tokens, whose new embedding "
+                         f"rows peft.method={name} would leave frozen at their first values. Train every weight "
+                         f"(peft.method=none), or keep the vocabulary (vocab.add_tokens=off).")
+
+
+def apply(model: Any, config: RunConfig, adapter: Any) -> Any:
+    """The model with the method's adapters on its target modules; only they and the head train."""
+    import peft
+
+    name = method(config)
+    task_type = adapter.peft_task_type
+    heads = [h for h in HEADS if any(n.split(".")[-1] == h for n, _ in model.named_modules())] or None
+    targets = config.peft.target_modules or (config.lora.target_modules if name == "lora" else None)
+    if name == "lora":
+        settings = peft.LoraConfig(task_type=task_type, r=config.lora.r, lora_alpha=config.lora.alpha,
+                                   lora_dropout=config.lora.dropout, target_modules=targets, modules_to_save=heads)
+    else:
+        settings = peft.IA3Config(task_type=task_type, target_modules=targets, feedforward_modules=config.peft.feedforward_modules,
+                                  modules_to_save=heads)
+    try:
+        return peft.get_peft_model(model, settings)
+    except ValueError as exc:  # target modules not found, or an architecture peft has no default for
+        key = "lora.target_modules" if name == "lora" and config.lora.target_modules else "peft.target_modules"
+        raise InputError(f"peft.method={name}: {exc}. Name modules of this model with {key}=[...] "
+                         f"(e.g. [query, value] for BERT, [q_proj, v_proj] for Llama).") from exc
+
+
+def is_peft(model: Any) -> bool:
+    # By module name: runs without peft never import it.
+    return type(model).__module__.startswith("peft.")
+
+
+def parameter_counts(model: Any) -> tuple[int, int]:
+    """(trainable, total) parameters, each shared tensor once."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return trainable, total
+
+
+def merged(model: Any) -> Any:
+    """A copy of the base model with every adapter merged into its weights and the trained heads
+    in place of the original ones (peft's merge_and_unload, on a copy)."""
+    return copy.deepcopy(model).merge_and_unload()
+
+
+def save_pretrained(model: Any, folder: Any, state_dict: dict | None = None, **kwargs) -> None:
+    """model.save_pretrained; a peft model is saved merged: a plain model of the base architecture."""
+    if is_peft(model):
+        merged(model).save_pretrained(folder, **kwargs)
+    else:
+        model.save_pretrained(folder, state_dict=state_dict, **kwargs)
+
+
+def trained_names(model: Any) -> set[str]:
+    return {name for name, p in model.named_parameters() if p.requires_grad}

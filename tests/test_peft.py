@@ -1,0 +1,139 @@
+"""peft.method: LoRA and IA3 on every task and backbone of the contract (tiny random models):
+the loss falls, only the adapted modules and the task's head change (every other weight is
+bit-equal to the pretrained one in the merged model), checkpoints hold the trained parameters
+only, the merged best model evaluates to the run's metrics, a killed run resumes exactly, and
+refused combinations exit 2 naming the method and the task."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from conftest import run_cli, tiny_args
+from peft.utils import constants
+from safetensors.torch import load_file
+from test_contract import CASES, _case, _cli
+from transformers import AutoConfig
+
+from finetune.cli import main
+from finetune.models import backbones
+from tasks import registry
+
+TARGETS = {"lora": constants.TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING,
+           "ia3": constants.TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING}
+LR = {"lora": 1e-2, "ia3": 3e-1}  # IA3 only rescales activations of a random model: slow to move
+HEADS = ("classifier.", "score.", "qa_outputs.")
+TRAINED = ("lora_", "ia3_", "modules_to_save")
+RUNNABLE = CASES
+
+
+def _base_weights(model_path) -> dict[str, torch.Tensor]:
+    folder = backbones.resolve(str(model_path))
+    return load_file(f"{folder}/model.safetensors")
+
+
+@pytest.mark.parametrize("method", ["lora", "ia3"])
+@pytest.mark.parametrize("case, task, backbone", RUNNABLE, ids=[c[0] for c in RUNNABLE])
+def test_a_method_trains_its_modules_and_the_head_only(method, case, task, backbone, request, tiny_files, tmp_path, capsys):
+    name, overrides = _case(case, task, backbone, request, tiny_files)
+    steps = ["train.max_steps=16"] if "train.max_steps=4" in overrides else []  # enough steps for the loss to show a trend
+    overrides = [o for o in overrides if not o.startswith(("train.lr=", "train.save_every=", "train.keep_last="))] + steps
+    runs = tmp_path / "runs"
+    printed = _cli(capsys, "train", name, *overrides, f"peft.method={method}", f"train.lr={LR[method]}", "train.save_every=2",
+                   "train.keep_last=1", f"output_dir={runs}", "run_name=peft")
+    run = runs / "peft"
+    summary = json.loads((run / "metrics.json").read_text())
+    trained, total = summary["trainable_parameters"], summary["total_parameters"]
+    assert summary["peft_method"] == method and 0 < trained < total / 2
+    assert f"Parameters: {trained:,} trained of {total:,}" in printed
+    losses = [r["loss"] for r in map(json.loads, (run / "log.jsonl").read_text().splitlines()) if "loss" in r]
+    assert sum(losses[-4:]) < sum(losses[:4]), losses
+
+    # a step checkpoint holds the trained parameters only: the method's and the head's
+    step = next(p for p in (run / "checkpoints").iterdir() if p.name.startswith("step-"))
+    saved = load_file(str(step / "model.safetensors"))
+    assert saved and all(any(t in key for t in TRAINED) for key in saved), sorted(saved)[:5]
+
+    # the merged best model: plain keys; a weight changed only in an adapted module or the head
+    model = request.getfixturevalue(backbone)
+    best = load_file(str(run / "checkpoints" / "best" / "model.safetensors"))
+    assert not any(t in key for key in best for t in TRAINED)
+    base = _base_weights(model)
+    model_type = AutoConfig.from_pretrained(model).model_type
+    targets = TARGETS[method][model_type]
+    pretrained = {k: _matching(base, k) for k in best if not any(k.startswith(h) or f".{h}" in k for h in HEADS)}
+    assert all(v is not None for v in pretrained.values()), [k for k, v in pretrained.items() if v is None]
+    changed = [k for k, v in pretrained.items() if not torch.equal(best[k], v)]
+    assert changed, "no adapted weight changed"
+    for key in changed:
+        module = key.rsplit(".", 1)[0]
+        assert any(module.endswith(t) for t in targets), f"{key} changed but {targets} are the adapted modules"
+
+    # the merged model is the trained one: the same dev loss (the merge rounds differently from
+    # computing the adapters apart, so a tiny random model's near-tied predictions may flip)
+    out = tmp_path / "evaluated"
+    _cli(capsys, "evaluate", str(run), "--out", str(out))
+    again = json.loads((out / "metrics.json").read_text())["metrics"]
+    if "loss" in summary["metrics"]:
+        assert again["loss"] == pytest.approx(summary["metrics"]["loss"], rel=1e-5)
+    elif (run / "nbest_predictions.json").exists():  # span QA: each question's best span score
+        def best_scores(folder):
+            nbest = json.loads((folder / "nbest_predictions.json").read_text())
+            return [max(c["score"] for c in candidates) for candidates in nbest.values()]
+        assert best_scores(out) == pytest.approx(best_scores(run), abs=1e-4)
+    else:  # generative QA scores what it generates
+        primary = registry.get(registry.load_config(name, overrides)).primary_metric
+        assert again[primary] == pytest.approx(summary["metrics"][primary], abs=1e-6)
+
+
+def _matching(base: dict[str, torch.Tensor], key: str) -> torch.Tensor | None:
+    """The base model's tensor for a task model's key: the same key, or the key without the task
+    model's prefix (bert.encoder.layer... against encoder.layer...)."""
+    return base.get(key, base.get(key.split(".", 1)[-1]))
+
+
+def test_an_ia3_run_killed_mid_way_resumes_exactly(tiny_bert_dropout, sentiment_data, tmp_path):
+    args = dict(train__save_every=3, train__keep_last=3, train__eval_every=5, peft__method="ia3")
+    whole = run_cli("train", "sst2", *tiny_args(sentiment_data, tiny_bert_dropout, tmp_path / "whole", **args))
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    killed = run_cli("train", "sst2", *tiny_args(sentiment_data, tiny_bert_dropout, tmp_path / "cut", **args),
+                     env={"FINETUNE_TEST_KILL_AT_STEP": "7"})
+    assert killed.returncode == -9
+    resumed = run_cli("train", "sst2", *tiny_args(sentiment_data, tiny_bert_dropout, tmp_path / "cut", **args))
+    assert resumed.returncode == 0 and "Resuming from" in resumed.stdout, resumed.stderr[-3000:]
+    a, b = (json.loads((tmp_path / r / "tiny" / "metrics.json").read_text()) for r in ("whole", "cut"))
+    for key, value in a["metrics"].items():
+        assert b["metrics"][key] == pytest.approx(value, abs=1e-6), key
+    wa, wb = (load_file(str(tmp_path / r / "tiny" / "checkpoints" / "best" / "model.safetensors")) for r in ("whole", "cut"))
+    for key in wa:
+        torch.testing.assert_close(wa[key], wb[key], rtol=0, atol=1e-6, msg=key)
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["peft.method=prompt"], "peft.method"),
+    (["peft.method=ia3", "lora.enabled=true"], "set one of them"),
+])
+def test_refused_combinations_exit_2_naming_the_method(extra, words, sentiment_data, tiny_bert, tmp_path, capsys):
+    assert main(["train", "sst2", *tiny_args(sentiment_data, tiny_bert, tmp_path), *extra]) == 2
+    err = capsys.readouterr().err
+    assert words in err, err
+    assert not (tmp_path / "tiny").exists()
+
+
+def test_lora_trains_the_crf_beside_the_tagger(tiny_bert, tmp_path, capsys):
+    """NER with crf=true: the CRF is part of the head (trained in full, in the checkpoint, saved as
+    crf.safetensors beside the merged tagger), and the merged model evaluates to the run's loss."""
+    from test_ner_crf import _train
+
+    assert main(_train(tiny_bert, tmp_path, "train.max_steps=6", "train.save_every=3", "peft.method=lora")) == 0
+    run = tmp_path / "crf"
+    step = load_file(str(run / "checkpoints" / "step-6" / "model.safetensors"))
+    assert {k.rsplit(".", 1)[-1] for k in step if ".crf." in k} == {"transitions", "start", "end"}
+    assert any("lora_B" in k for k in step)
+    transitions = load_file(str(run / "checkpoints" / "best" / "crf.safetensors"))["transitions"]
+    assert transitions[1, 2] != 0  # learned (B-LOC -> I-LOC starts at 0)
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--out", str(tmp_path / "evaluated")]) == 0
+    again = json.loads((tmp_path / "evaluated" / "metrics.json").read_text())["metrics"]
+    assert again["loss"] == pytest.approx(json.loads((run / "metrics.json").read_text())["metrics"]["loss"], rel=1e-5)
