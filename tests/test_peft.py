@@ -137,3 +137,17 @@ def test_lora_trains_the_crf_beside_the_tagger(tiny_bert, tmp_path, capsys):
     assert main(["evaluate", str(run), "--out", str(tmp_path / "evaluated")]) == 0
     again = json.loads((tmp_path / "evaluated" / "metrics.json").read_text())["metrics"]
     assert again["loss"] == pytest.approx(json.loads((run / "metrics.json").read_text())["metrics"]["loss"], rel=1e-5)
+
+
+def test_lora_on_the_zero_shot_scorer_saves_a_plain_causal_lm(tiny_gpt2, tmp_path, capsys):
+    """zero_shot=true trains the language model that scores the endings: LoRA adapts it, and the
+    saved model is the merged causal LM (no head of the toolkit's own, no adapter keys)."""
+    from transformers import AutoModelForCausalLM
+
+    assert main(["train", "codah", f"model={tiny_gpt2}", "zero_shot=true", "peft.method=lora", "train.max_steps=3",
+                 "train.batch_size=2", "data.max_seq_length=32", f"output_dir={tmp_path}", "run_name=zs",
+                 "data.source=sample"]) == 0, capsys.readouterr().err
+    summary = json.loads((tmp_path / "zs" / "metrics.json").read_text())
+    assert summary["peft_method"] == "lora" and summary["trainable_parameters"] < summary["total_parameters"] / 2
+    saved = AutoModelForCausalLM.from_pretrained(tmp_path / "zs" / "checkpoints" / "best")
+    assert not any("lora" in k for k in saved.state_dict())

@@ -56,7 +56,7 @@ class Trainer:
             raise InputError(f"{config.task}: no training data; set data.train to a file (or a hub split).")
         self.adapter = self.built.adapter
         extension = self.built.extension
-        peft_methods.check(config, self.adapter, len(extension.added) if extension is not None else 0)
+        peft_methods.check(config, len(extension.added) if extension is not None else 0)
         disk_plan = disk.plan(self.built.model, self.built.tokenizer)  # the plain model: best/'s size
         if peft_methods.method(config) != "none":
             self.built.model = peft_methods.apply(self.built.model, config, self.adapter)

@@ -36,13 +36,11 @@ def method(config: RunConfig) -> str:
     return "lora" if config.lora.enabled and config.peft.method == "none" else config.peft.method
 
 
-def check(config: RunConfig, adapter: Any, new_tokens: int) -> None:
-    """Refusals before any model loads (exit 2 naming the method and the task)."""
+def check(config: RunConfig, new_tokens: int) -> None:
+    """Refusals before the method is applied (exit 2): vocab.add_tokens added `new_tokens` rows."""
     name = method(config)
     if name == "none":
         return
-    if getattr(config.options, "zero_shot", False):
-        raise InputError(f"peft.method={name}: zero_shot=true trains nothing; drop peft.method or zero_shot.")
     if new_tokens:
         raise InputError(f"vocab.add_tokens={config.vocab.add_tokens} added {new_tokens} tokens, whose new embedding "
                          f"rows peft.method={name} would leave frozen at their first values. Train every weight "
@@ -77,7 +75,9 @@ def is_peft(model: Any) -> bool:
 
 
 def parameter_counts(model: Any) -> tuple[int, int]:
-    """(trainable, total) parameters, each shared tensor once."""
+    """(trainable, total) parameters, each shared tensor once; with peft, the total counts the
+    method's parameters and the frozen original of each head beside its trained copy (as peft's
+    print_trainable_parameters does)."""
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     return trainable, total
