@@ -221,7 +221,8 @@ class NerAdapter(Crf, ClassWeights, Adapter, PredictionFiles, CommandLineInput, 
         encoded = tokenizer(batch[o.tokens_column], is_split_into_words=True, truncation=False)
         all_tags = batch.get(o.tags_column)
         token_keys = [key for key in encoded.keys() if key != "length"]
-        out: dict[str, list] = {key: [] for key in token_keys + ["example_index", "word_index", "labels", "sentence_edges"]}
+        edges = ["sentence_edges"] if o.crf else []  # crf=true: whether a window's words open and close the sentence
+        out: dict[str, list] = {key: [] for key in token_keys + ["example_index", "word_index", "labels", *edges]}
         for i in range(len(encoded["input_ids"])):
             word_ids = encoded.word_ids(i)
             head = next((k for k, w in enumerate(word_ids) if w is not None), len(word_ids))
@@ -251,12 +252,10 @@ class NerAdapter(Crf, ClassWeights, Adapter, PredictionFiles, CommandLineInput, 
                 out["labels"].append([IGNORED] * head + [labels[k] if mine else IGNORED
                                                          for k, mine in zip(range(a, b), own)] + [IGNORED] * tail)
                 out["example_index"].append(indices[i])
-                # crf=true: whether this window's words open and close the sentence
-                out["sentence_edges"].append([not body or owners[0] == window, not body or owners[-1] == window])
+                if edges:
+                    out["sentence_edges"].append([not body or owners[0] == window, not body or owners[-1] == window])
         if all_tags is None:  # unlabelled text (a test file of words only)
             del out["labels"]
-        if not o.crf:
-            del out["sentence_edges"]
         return out
 
     def _subword_labels(self, body: list[int], word_index: list[int], tags: list[str]) -> list[int]:
