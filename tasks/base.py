@@ -71,6 +71,10 @@ class Adapter:
     # peft's TaskType for peft.method where the task needs peft's own model class (CAUSAL_LM: generate);
     # None: the generic PeftModel, the head trained in full found by name (finetune/models/peft_methods.py)
     peft_task_type: ClassVar[str | None] = None
+    # peft's TaskType whose model adds prompt / prefix tuning's virtual tokens for this task, and
+    # whose adapter folder AutoPeftModelFor* loads; None: those methods are refused (exit 2)
+    prompt_task_type: ClassVar[str | None] = None
+    position_outputs: ClassVar[bool] = False  # the outputs run over positions (prompt tuning lengthens them)
     metrics_in_percent: ClassVar[bool] = False  # the official scorer's scale (SQuAD's: percent); else fractions
 
     def __init__(self, config: RunConfig):

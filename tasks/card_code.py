@@ -8,11 +8,11 @@ adapters' card_usage."""
 # the toolkit searches the n_best highest starts and ends: the same answer unless the best pair's
 # start or end is not among those (n_best=20).
 SQUAD_USAGE = """import torch
-from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+{imports}
 
 tokenizer = AutoTokenizer.from_pretrained("{name}")
 tokenizer.padding_side = "right"  # token 0 of every window is the no-answer position
-model = AutoModelForQuestionAnswering.from_pretrained("{name}").eval()
+model = {model_class}.from_pretrained("{name}").eval()
 question = "{question}"
 context = "{context}"
 # The context in windows of {max_length} tokens overlapping by {stride}, as the model was trained.
@@ -24,7 +24,7 @@ with torch.no_grad():
     out = model(**inputs)
 answer, best, null = "", float("-inf"), float("inf")
 for w in range(len(offsets)):
-    start, end = out.start_logits[w].tolist(), out.end_logits[w].tolist()
+{cut_note}    start, end = out.start_logits[w{cut}].tolist(), out.end_logits[w{cut}].tolist()
     null = min(null, start[0] + end[0])
     in_context = [k for k, s in enumerate(inputs.sequence_ids(w)) if s == 1]
     for s in in_context:
@@ -42,8 +42,7 @@ SQUAD_EXAMPLES = {"zh": ("苏轼是哪里人？", "苏轼是北宋著名的文�
 # -- generative QA (tasks/generative_qa.py) ------------------------------------------------------------
 GENERATIVE_EXAMPLE = {"context": "The Eiffel Tower was completed in 1889 and stands in Paris.",
                 "question": "When was the Eiffel Tower completed?"}
-GENERATIVE_USAGE = """from transformers import pipeline
-generator = pipeline("text-generation", model="{name}")
+GENERATIVE_USAGE = """{generator}
 context = {context!r}
 question = {question!r}
 prompt = {context_template!r}.format(context=context) + {question_template!r}.format(question=question)
@@ -54,3 +53,64 @@ answer = generator(messages, {kwargs})[0]["generated_text"][-1]["content"].strip
 """
 GENERATIVE_PLAIN_CALL = """answer = generator(prompt, {kwargs}, return_full_text=False)[0]["generated_text"].strip()
 """
+GENERATOR = 'from transformers import pipeline\ngenerator = pipeline("text-generation", model="{name}")'
+GENERATOR_FROM_ADAPTER = """from peft import AutoPeftModelForCausalLM
+from transformers import AutoTokenizer, pipeline
+
+# peft loads the base model adapter_config.json names and puts the learned virtual tokens before the input.
+model = AutoPeftModelForCausalLM.from_pretrained("{name}")
+generator = pipeline("text-generation", model=model, tokenizer=AutoTokenizer.from_pretrained("{name}"))"""
+
+
+# -- prompt tuning's adapter folders (peft.method=prompt): peft's AutoPeftModelFor* loads them -----------
+def span_loading(cut: int | None) -> dict:
+    """SQUAD_USAGE's loading lines for a plain folder (cut None) or an adapter folder."""
+    if cut is None:
+        return {"imports": "from transformers import AutoModelForQuestionAnswering, AutoTokenizer",
+                "model_class": "AutoModelForQuestionAnswering", "cut": "", "cut_note": ""}
+    return {"imports": "from peft import AutoPeftModelForQuestionAnswering\nfrom transformers import AutoTokenizer",
+            "model_class": "AutoPeftModelForQuestionAnswering", "cut": f", {cut}:" if cut else "",
+            "cut_note": (f"    # the first {cut} positions are the learned virtual tokens (segment ids are not used: peft's\n"
+                         f"    # question-answering model drops them, in training too)\n") if cut else ""}
+
+
+CLASSIFICATION_FROM_ADAPTER = """import torch
+from peft import AutoPeftModelForSequenceClassification
+from transformers import AutoTokenizer
+
+# peft loads the base model adapter_config.json names, with this head, and adds the learned virtual tokens.
+tokenizer = AutoTokenizer.from_pretrained("{name}")
+model = AutoPeftModelForSequenceClassification.from_pretrained("{name}", num_labels={num_labels}, id2label={id2label},
+                                                               label2id={label2id}).eval()
+inputs = tokenizer({example}, return_tensors="pt")
+with torch.no_grad():
+    logits = model(**inputs).logits[0]
+{output}"""
+CLASSIFICATION_OUTPUT = {"single": "print({model.config.id2label[i]: p for i, p in enumerate(logits.softmax(-1).tolist())})",
+                         "multi_label": "print({model.config.id2label[i]: p for i, p in enumerate(logits.sigmoid().tolist())})",
+                         "regression": "print(logits.tolist())"}
+TAGGING_FROM_ADAPTER = """import torch
+from peft import AutoPeftModelForTokenClassification
+from transformers import AutoTokenizer
+
+# peft loads the base model adapter_config.json names, with this head, and adds the learned virtual tokens.
+tokenizer = AutoTokenizer.from_pretrained("{name}")
+model = AutoPeftModelForTokenClassification.from_pretrained("{name}", num_labels={num_labels}, id2label={id2label},
+                                                            label2id={label2id}).eval()
+words = {words!r}
+inputs = tokenizer(words, is_split_into_words=True, return_tensors="pt")
+with torch.no_grad():
+    logits = model(**inputs).logits[0, {cut}:]  # the first {cut} positions are the virtual tokens
+word_ids, tags = inputs.word_ids(), logits.argmax(-1).tolist()
+# a word takes the tag of its first sub-word, as the toolkit reads it
+print([(words[w], model.config.id2label[tags[k]]) for k, w in enumerate(word_ids)
+       if w is not None and (k == 0 or word_ids[k - 1] != w)])"""
+
+
+def label_arguments(folder) -> dict:
+    """num_labels, id2label, label2id of a saved folder's config.json, as code."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(folder)
+    return {"num_labels": config.num_labels, "id2label": {int(k): v for k, v in config.id2label.items()},
+            "label2id": dict(config.label2id)}

@@ -17,6 +17,8 @@ from transformers import AutoModelForSequenceClassification
 from finetune.data.splits import RawSplit, is_test_split, read_file
 from finetune.errors import InputError
 from finetune.metrics import classification as classification_metrics
+from finetune.models import prompt_tuning
+from tasks import card_code
 from tasks import classification_report, prediction_tsv
 from tasks import class_weights, long_texts, multi_label
 from tasks.base import Adapter, check_text, column_texts, require_columns
@@ -70,6 +72,7 @@ def is_number(value) -> bool:
 class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineInput, ModelCard):
     Options = ClassificationOptions
     model_class = AutoModelForSequenceClassification
+    prompt_task_type = "SEQ_CLS"
     pipeline_task = "text-classification"
 
     def __init__(self, config):
@@ -308,6 +311,11 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
         """The pipeline call with an input of the task's shape: a pair task takes text and text_pair;
         regression reads the raw output (no softmax)."""
         o = self.options
+        if prompt_tuning.is_adapter_folder(folder):
+            example = '"A man is playing a guitar.", "Someone plays an instrument."' if o.text_pair_column else '"A gripping, beautifully acted film."'
+            output = card_code.CLASSIFICATION_OUTPUT["regression" if o.regression else "multi_label" if o.multi_label else "single"]
+            return card_code.CLASSIFICATION_FROM_ADAPTER.format(name=name, example=example, output=output,
+                                                                **card_code.label_arguments(folder))
         extra = ', function_to_apply="none"' if o.regression else ", top_k=None" if o.multi_label else ""
         example = ('{"text": "A man is playing a guitar.", "text_pair": "Someone plays an instrument."}'
                    if o.text_pair_column else '"A gripping, beautifully acted film."')

@@ -40,6 +40,7 @@ from finetune.errors import InputError
 from finetune.metrics import bleu as bleu_metric
 from finetune.metrics import cmrc as cmrc_metrics
 from finetune.metrics import squad as squad_metrics
+from finetune.models import prompt_tuning
 from tasks.base import Adapter, check_text, column_texts, require_columns
 from tasks import card_code
 from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
@@ -103,7 +104,8 @@ class GenerativeQAAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard)
     metrics_in_percent = True  # the official evaluation scripts report percentages
     Options = GenerativeQAOptions
     model_class = AutoModelForCausalLM
-    peft_task_type = "CAUSAL_LM"
+    peft_task_type = prompt_task_type = "CAUSAL_LM"
+    position_outputs = True
     pipeline_task = "text-generation"
     collator_class = AnswerCollator
     output_keys = ("generated",)
@@ -376,9 +378,9 @@ class GenerativeQAAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard)
             self.prepare_tokenizer(AutoTokenizer.from_pretrained(folder))
         kwargs = ", ".join(f"{k}={v!r}" for k, v in self.generation_kwargs().items())
         call = (card_code.GENERATIVE_CHAT_CALL if self.chat else card_code.GENERATIVE_PLAIN_CALL).format(kwargs=kwargs)
-        return card_code.GENERATIVE_USAGE.format(name=name, context_template=o.context_template,
-                                                 question_template=o.question_template, call=call,
-                                                 **card_code.GENERATIVE_EXAMPLE)
+        generator = card_code.GENERATOR_FROM_ADAPTER if prompt_tuning.is_adapter_folder(folder) else card_code.GENERATOR
+        return card_code.GENERATIVE_USAGE.format(generator=generator.format(name=name), context_template=o.context_template,
+                                                 question_template=o.question_template, call=call, **card_code.GENERATIVE_EXAMPLE)
 
     def examples_from_flags(self, flags):
         questions, contexts = flags.get("question") or [], flags.get("context") or []

@@ -35,7 +35,8 @@ from finetune.data import conll
 from finetune.data.splits import RawSplit, file_format, is_test_split
 from finetune.errors import InputError
 from finetune.metrics import ner as ner_metrics
-from finetune.models import backbones
+from finetune.models import backbones, prompt_tuning
+from tasks import card_code
 from tasks import class_weights
 from tasks.base import Adapter, column_texts, require_columns
 from tasks.class_weights import ClassWeights
@@ -108,6 +109,7 @@ def entity_spans(tags: list[str], spans: list[tuple[int, int]], text: str) -> li
 class NerAdapter(Crf, ClassWeights, Adapter, PredictionFiles, CommandLineInput, ModelCard):
     Options = NerOptions
     model_class = AutoModelForTokenClassification
+    prompt_task_type, position_outputs = "TOKEN_CLS", True
     pipeline_task = "token-classification"
     # The first-subword rule is the pipeline's "first" aggregation: the same entities on any text.
     pipeline_kwargs = {"aggregation_strategy": "first"}
@@ -346,6 +348,10 @@ class NerAdapter(Crf, ClassWeights, Adapter, PredictionFiles, CommandLineInput, 
                                   "text": texts, "spans": [[list(m.span()) for m in found] for found in matches]})
 
     def card_usage(self, folder, name):
+        if prompt_tuning.is_adapter_folder(folder):
+            return card_code.TAGGING_FROM_ADAPTER.format(name=name, cut=prompt_tuning.cut_positions(folder),
+                                                         words="Ada Lovelace met Charles Babbage in London .".split(),
+                                                         **card_code.label_arguments(folder))
         return self.crf_card_usage(name) if self.options.crf else None
 
     def show(self, examples, predictions):

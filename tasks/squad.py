@@ -38,6 +38,7 @@ from finetune.data.splits import RawSplit, is_test_split
 from finetune.errors import InputError
 from finetune.metrics import cmrc as cmrc_metrics
 from finetune.metrics import squad as squad_metrics
+from finetune.models import prompt_tuning
 from tasks.base import Adapter, check_text, column_texts, require_columns
 from tasks import card_code
 from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
@@ -93,6 +94,7 @@ class SquadAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
     metrics_in_percent = True  # the official evaluation scripts report percentages
     Options = SquadOptions
     model_class = AutoModelForQuestionAnswering
+    prompt_task_type, position_outputs = "QUESTION_ANS", True
     pipeline_task = None  # transformers 5 removed the question-answering pipeline
     hub_tag = "question-answering"
     output_keys = ("start_logits", "end_logits")
@@ -380,6 +382,7 @@ class SquadAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
         question, context = examples.get(self.config.language or "en", examples["en"])
         threshold = card_code.SQUAD_UNANSWERABLE.format(threshold=o.null_threshold) if o.version_2 else ""
         return card_code.SQUAD_USAGE.format(name=name, question=question, context=context,
+                                            **card_code.span_loading(prompt_tuning.cut_positions(folder)),
                                             max_length=self.config.data.max_seq_length, stride=o.doc_stride,
                                             max_answer_length=o.max_answer_length, unanswerable=threshold)
 

@@ -381,7 +381,7 @@ def test_lora_run_saves_plain_merged_weights_and_resumes_exactly_after_a_kill(mo
         return run_cli("train", "squad_generative", f"model={models_dir['llama']}", f"data.train={qa_data / 'train.jsonl'}",
                        f"data.validation={qa_data / 'dev.jsonl'}", "data.max_seq_length=64", f"output_dir={out}",
                        "run_name=lora", "train.max_steps=6", "train.save_every=2", "train.keep_last=3", "train.log_every=1",
-                       "train.lr=1e-2", "train.batch_size=4", "lora.enabled=true", "lora.r=4", "lora.dropout=0.3",
+                       "peft.lr=1e-2", "train.batch_size=4", "lora.enabled=true", "lora.r=4", "lora.dropout=0.3",
                        "lora.target_modules=[q_proj,v_proj]", "data.max_eval_samples=2", env=env)
 
     assert train(tmp_path / "whole").returncode == 0

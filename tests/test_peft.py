@@ -40,15 +40,10 @@ def test_a_method_trains_its_modules_and_the_head_only(method, case, task, backb
     steps = ["train.max_steps=16"] if "train.max_steps=4" in overrides else []  # enough steps for the loss to show a trend
     overrides = [o for o in overrides if not o.startswith(("train.lr=", "train.save_every=", "train.keep_last="))] + steps
     runs = tmp_path / "runs"
-    printed = _cli(capsys, "train", name, *overrides, f"peft.method={method}", f"train.lr={LR[method]}", "train.save_every=2",
+    printed = _cli(capsys, "train", name, *overrides, f"peft.method={method}", f"peft.lr={LR[method]}", "train.save_every=2",
                    "train.keep_last=1", f"output_dir={runs}", "run_name=peft")
     run = runs / "peft"
-    summary = json.loads((run / "metrics.json").read_text())
-    trained, total = summary["trainable_parameters"], summary["total_parameters"]
-    assert summary["peft_method"] == method and 0 < trained < total / 2
-    assert f"Parameters: {trained:,} trained of {total:,}" in printed
-    losses = [r["loss"] for r in map(json.loads, (run / "log.jsonl").read_text().splitlines()) if "loss" in r]
-    assert sum(losses[-4:]) < sum(losses[:4]), losses
+    summary = trained_a_few(run, printed, method)
 
     # a step checkpoint holds the trained parameters only: the method's and the head's
     step = next(p for p in (run / "checkpoints").iterdir() if p.name.startswith("step-"))
@@ -87,6 +82,18 @@ def test_a_method_trains_its_modules_and_the_head_only(method, case, task, backb
         assert again[primary] == pytest.approx(summary["metrics"][primary], abs=1e-6)
 
 
+def trained_a_few(run, printed: str, method: str) -> dict:
+    """The run's metrics.json, having checked that it trained a few parameters (printed and
+    recorded) and that its loss fell."""
+    summary = json.loads((run / "metrics.json").read_text())
+    trained, total = summary["trainable_parameters"], summary["total_parameters"]
+    assert summary["peft_method"] == method and 0 < trained < total / 2
+    assert f"Parameters: {trained:,} trained of {total:,}" in printed
+    losses = [r["loss"] for r in map(json.loads, (run / "log.jsonl").read_text().splitlines()) if "loss" in r]
+    assert sum(losses[-4:]) < sum(losses[:4]), losses
+    return summary
+
+
 def _matching(base: dict[str, torch.Tensor], key: str) -> torch.Tensor | None:
     """The base model's tensor for a task model's key: the same key, or the key without the task
     model's prefix (bert.encoder.layer... against encoder.layer...)."""
@@ -94,24 +101,31 @@ def _matching(base: dict[str, torch.Tensor], key: str) -> torch.Tensor | None:
 
 
 def test_an_ia3_run_killed_mid_way_resumes_exactly(tiny_bert_dropout, sentiment_data, tmp_path):
-    args = dict(train__save_every=3, train__keep_last=3, train__eval_every=5, peft__method="ia3")
-    whole = run_cli("train", "sst2", *tiny_args(sentiment_data, tiny_bert_dropout, tmp_path / "whole", **args))
+    resumes_exactly(tiny_bert_dropout, sentiment_data, tmp_path, "model.safetensors", peft__method="ia3")
+
+
+def resumes_exactly(model, data, tmp_path, weights: str, **args) -> None:
+    """A run killed at step 7 and resumed ends with the metrics and saved weights (`weights`, in
+    checkpoints/best) of the same run uninterrupted."""
+    args = dict(train__save_every=3, train__keep_last=3, train__eval_every=5, **args)
+    whole = run_cli("train", "sst2", *tiny_args(data, model, tmp_path / "whole", **args))
     assert whole.returncode == 0, whole.stderr[-3000:]
-    killed = run_cli("train", "sst2", *tiny_args(sentiment_data, tiny_bert_dropout, tmp_path / "cut", **args),
+    killed = run_cli("train", "sst2", *tiny_args(data, model, tmp_path / "cut", **args),
                      env={"FINETUNE_TEST_KILL_AT_STEP": "7"})
     assert killed.returncode == -9
-    resumed = run_cli("train", "sst2", *tiny_args(sentiment_data, tiny_bert_dropout, tmp_path / "cut", **args))
+    resumed = run_cli("train", "sst2", *tiny_args(data, model, tmp_path / "cut", **args))
     assert resumed.returncode == 0 and "Resuming from" in resumed.stdout, resumed.stderr[-3000:]
     a, b = (json.loads((tmp_path / r / "tiny" / "metrics.json").read_text()) for r in ("whole", "cut"))
     for key, value in a["metrics"].items():
         assert b["metrics"][key] == pytest.approx(value, abs=1e-6), key
-    wa, wb = (load_file(str(tmp_path / r / "tiny" / "checkpoints" / "best" / "model.safetensors")) for r in ("whole", "cut"))
+    wa, wb = (load_file(str(tmp_path / r / "tiny" / "checkpoints" / "best" / weights)) for r in ("whole", "cut"))
+    assert wa.keys() == wb.keys()
     for key in wa:
         torch.testing.assert_close(wa[key], wb[key], rtol=0, atol=1e-6, msg=key)
 
 
 @pytest.mark.parametrize("extra, words", [
-    (["peft.method=prompt"], "peft.method"),
+    (["peft.method=adapters"], "peft.method"),
     (["peft.method=ia3", "lora.enabled=true"], "set one of them"),
 ])
 def test_refused_combinations_exit_2_naming_the_method(extra, words, sentiment_data, tiny_bert, tmp_path, capsys):
@@ -151,3 +165,26 @@ def test_lora_on_the_zero_shot_scorer_saves_a_plain_causal_lm(tiny_gpt2, tmp_pat
     assert summary["peft_method"] == "lora" and summary["trainable_parameters"] < summary["total_parameters"] / 2
     saved = AutoModelForCausalLM.from_pretrained(tmp_path / "zs" / "checkpoints" / "best")
     assert not any("lora" in k for k in saved.state_dict())
+
+
+def test_peft_lr_is_the_methods_own_and_recorded(tmp_path):
+    from finetune.config.schema import PEFT_LR
+    from finetune.errors import InputError
+
+    for name in ("lora", "ia3", "prompt", "prefix"):
+        config = registry.load_config("sst2", [f"peft.method={name}"])
+        assert config.peft.lr == PEFT_LR[name] and config.learning_rate == PEFT_LR[name]
+        assert config.to_dict()["peft"]["lr"] == PEFT_LR[name]  # config.yaml says the rate that ran
+    assert registry.load_config("sst2", ["lora.enabled=true"]).learning_rate == PEFT_LR["lora"]
+    assert registry.load_config("sst2", ["peft.method=ia3", "peft.lr=0.02", "train.lr=1e-5"]).learning_rate == 0.02
+    plain = registry.load_config("sst2", ["train.lr=2e-5"])
+    assert plain.peft.lr is None and plain.learning_rate == 2e-5
+    with pytest.raises(InputError, match="peft.lr=0.01 is the learning rate of a peft method"):
+        registry.load_config("sst2", ["peft.lr=0.01"])
+
+
+def test_a_sweep_over_train_lr_with_a_method_exits_2(capsys, tmp_path):
+    code = main(["sweep", "sst2", "peft.method=lora", "data.source=sample", f"output_dir={tmp_path}",
+                 "sweep.params={train.lr: {low: 1.0e-5, high: 1.0e-3, log: true}}", "sweep.trials=2"])
+    assert code == 2
+    assert "search peft.lr instead" in capsys.readouterr().err

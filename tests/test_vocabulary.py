@@ -305,9 +305,9 @@ def test_embedding_lr_gives_the_embedding_matrix_its_own_rate(zh_bert):
 
     model = AutoModelForTokenClassification.from_pretrained(zh_bert, num_labels=3)
     embeddings = model.get_input_embeddings().weight
-    plain = optim.optimizer(model, TrainConfig(lr=1e-4), fused=False)
+    plain = optim.optimizer(model, TrainConfig(lr=1e-4), 1e-4, fused=False)
     assert [g["lr"] for g in plain.param_groups] == [1e-4, 1e-4]
-    split = optim.optimizer(model, TrainConfig(lr=1e-4, embedding_lr=1e-2), fused=False)
+    split = optim.optimizer(model, TrainConfig(lr=1e-4, embedding_lr=1e-2), 1e-4, fused=False)
     rates = {id(p): g["lr"] for g in split.param_groups for p in g["params"]}
     assert len(rates) == sum(1 for p in model.parameters() if p.requires_grad)  # each parameter in one group
     assert rates.pop(id(embeddings)) == 1e-2 and set(rates.values()) == {1e-4}

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import yaml
 
 from finetune.config import typed
-from finetune.config.schema import CONFIG_DIR, RunConfig
+from finetune.config.schema import CONFIG_DIR, PEFT_LR, RunConfig
 from finetune.errors import InputError
 
 _BASE_FIELDS = [f.name for f in dataclasses.fields(RunConfig) if f.name != "options"]
@@ -151,6 +151,8 @@ def load_config(config_or_task: str | Path, overrides: list[str] | None, *,
     config = typed.build(RunConfig, base, where, aliases=ALIASES)
     config.options = typed.build(options_cls, rest, where, aliases=ALIASES) if options_cls else None
     validate(config, where)
+    if config.peft_method != "none" and config.peft.lr is None:
+        config.peft.lr = PEFT_LR[config.peft_method]  # recorded in config.yaml as the rate that ran
     return config
 
 
@@ -160,7 +162,7 @@ def validate(config: RunConfig, where: str) -> None:
     at_least_one = [("train.batch_size", t.batch_size), ("train.grad_accum", t.grad_accum), ("train.log_every", t.log_every),
                     ("data.max_seq_length", config.data.max_seq_length),
                     ("train.max_steps", t.max_steps), ("train.eval_every", t.eval_every), ("train.save_every", t.save_every),
-                    ("train.patience", t.patience), ("lora.r", config.lora.r), ("train.eval_batch_size", t.eval_batch_size),
+                    ("train.patience", t.patience), ("lora.r", config.lora.r), ("peft.virtual_tokens", config.peft.virtual_tokens), ("train.eval_batch_size", t.eval_batch_size),
                     ("data.max_train_samples", config.data.max_train_samples), ("data.max_eval_samples", config.data.max_eval_samples),
                     ("data.max_predict_samples", config.data.max_predict_samples)]
     for key, value in at_least_one:
@@ -183,6 +185,9 @@ def validate(config: RunConfig, where: str) -> None:
     if config.lora.enabled and config.peft.method not in ("none", "lora"):
         raise InputError(f"{where}: lora.enabled=true asks for LoRA and peft.method={config.peft.method} for another "
                          f"method; set one of them (peft.method=lora is the same as lora.enabled=true).")
+    if config.peft.lr is not None and (config.peft_method == "none" or config.peft.lr <= 0):
+        raise InputError(f"{where}: peft.lr={config.peft.lr} " + ("must be positive." if config.peft_method != "none" else
+                         "is the learning rate of a peft method, and peft.method=none; set train.lr, or a peft.method."))
     if not 0 <= config.lora.dropout < 1:
         raise InputError(f"{where}: lora.dropout must be in [0, 1), got {config.lora.dropout}.")
     if t.lr <= 0:

@@ -98,15 +98,28 @@ class TrainConfig:
     on_nan_loss: Literal["stop", "skip"] = "stop"
 
 
+# peft.lr's default per method, measured (docs/peft.md): MiniLM on 2,000 SST-2 sentences, the
+# best of the rates tried for each method.
+PEFT_LR = {"lora": 1.0e-3, "ia3": 5.0e-3, "prompt": 3.0e-2, "prefix": 3.0e-2}
+
+
 @dataclass
 class PeftConfig:
     """Parameter-efficient fine-tuning through peft: only the method's parameters and the task's
-    new head train; the saved models have the method merged in (finetune/models/peft_methods.py)."""
+    new head train; the saved models have LoRA / IA3 merged in, and are adapter folders for prompt /
+    prefix tuning (finetune/models/peft_methods.py, prompt_tuning.py)."""
 
-    method: Literal["none", "lora", "ia3"] = "none"  # none: every weight trains
+    # none: every weight trains; prompt: learned input embeddings (not multiple choice, not decoder
+    # classification); prefix: learned attention keys and values (generative QA only)
+    method: Literal["none", "lora", "ia3", "prompt", "prefix"] = "none"
     # lora / ia3: the modules adapted (null: peft's default for the architecture; lora.target_modules for LoRA too)
     target_modules: list[str] | None = None
     feedforward_modules: list[str] | None = None  # ia3: those of target_modules whose input is scaled (null: peft's default)
+    # The learning rate with a method (train.lr is full fine-tuning's); null: the method's own default,
+    # PEFT_LR below. The few parameters a method trains need rates far above full fine-tuning's.
+    lr: float | None = None
+    virtual_tokens: int = 20  # prompt / prefix: how many virtual tokens are learned
+    prompt_init: Literal["vocab", "random"] = "vocab"  # prompt: start from embeddings of sampled vocabulary tokens, or random
 
 
 @dataclass
@@ -193,6 +206,16 @@ class RunConfig:
     reference: ReferenceConfig = field(default_factory=ReferenceConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
     options: Any = None  # the adapter's own dataclass, flattened to top-level keys in YAML
+
+    @property
+    def peft_method(self) -> str:
+        """peft.method, or lora where the older lora.enabled=true says so."""
+        return "lora" if self.lora.enabled and self.peft.method == "none" else self.peft.method
+
+    @property
+    def learning_rate(self) -> float:
+        """The optimizer's rate: peft.lr with a method (set when the config loads), else train.lr."""
+        return self.peft.lr if self.peft_method != "none" else self.train.lr
 
     def to_dict(self) -> dict:
         out = {f.name: typed.to_dict(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "options"}

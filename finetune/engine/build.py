@@ -151,7 +151,7 @@ def build(config: RunConfig, split_names: list[str], accelerator: Any = None, mo
     adapter, path = data.adapter, data.model_path
     model_class = onnx_runtime.OnnxModel if onnx_runtime.is_onnx_file(path) else adapter.model_class
     model = models.load_model(
-        model_class, path, data.tokenizer, config.trust_remote_code,
+        model_class, path, data.tokenizer, config.trust_remote_code, adapter,
         **({} if data.trained else adapter.model_kwargs())
     )
     if data.extension is not None:

@@ -56,7 +56,7 @@ class Trainer:
             raise InputError(f"{config.task}: no training data; set data.train to a file (or a hub split).")
         self.adapter = self.built.adapter
         extension = self.built.extension
-        peft_methods.check(config, len(extension.added) if extension is not None else 0)
+        peft_methods.check(config, self.adapter, self.built.model, len(extension.added) if extension is not None else 0)
         disk_plan = disk.plan(self.built.model, self.built.tokenizer)  # the plain model: best/'s size
         if peft_methods.method(config) != "none":
             self.built.model = peft_methods.apply(self.built.model, config, self.adapter)
@@ -70,8 +70,9 @@ class Trainer:
             print(f"Run folder: {run_dir.root}\nData:")
             print(data_io.describe_all(list(self.built.splits.values()), config.data))
             trainable, total = self.parameters
-            print(f"Parameters: {trainable:,} trained of {total:,} ({100 * trainable / total:.2f}%; "
-                  f"peft.method={peft_methods.method(config)})")
+            method = peft_methods.method(config)
+            print(f"Parameters: {trainable:,} trained of {total:,} ({100 * trainable / total:.2f}%; peft.method={method}"
+                  f"{f', peft.lr={config.peft.lr:g}' if method != 'none' else ''})")
             print(disk.announce(disk_plan, config.train.keep_last))
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -88,7 +89,7 @@ class Trainer:
         self.steps_per_epoch, self.total_steps = optim.total_steps(config.train, len(loader), self.window)
         if config.train.compile:
             devices.compile_model(built.model, config.train.compile)
-        optimizer = optim.optimizer(built.model, config.train, fused=devices.fused_adamw(acc.device))
+        optimizer = optim.optimizer(built.model, config.train, config.learning_rate, fused=devices.fused_adamw(acc.device))
         scheduler = optim.schedule(optimizer, config.train, self.total_steps)
         # The scheduler is prepared too (checkpointed with the rest); with split_batches it steps once per call.
         self.model, self.optimizer, self.train_loader, self.scheduler = acc.prepare(built.model, optimizer, loader, scheduler)

@@ -27,7 +27,7 @@ def _try(micro: int, model, adapter, features, collate, device, train: TrainConf
     lengths = features["length"]
     longest = sorted(range(len(lengths)), key=lengths.__getitem__, reverse=True)[:micro]
     batch = {k: v.to(device) for k, v in collate([features[i] for i in longest]).items()}
-    scratch = optim.optimizer(model, train, fused)
+    scratch = optim.optimizer(model, train, train.lr, fused)
     try:
         for group in scratch.param_groups:
             group["lr"] = 0.0  # allocates the moments, moves nothing

@@ -15,12 +15,15 @@ from finetune.config.schema import TrainConfig
 NO_DECAY_PATTERNS = [r"bias", r"layernorm", r"rmsnorm", r"(?:^|\.)norm(?:$|\.)", r"_norm(?:$|\.)"]
 
 
-def optimizer(model: nn.Module, train: TrainConfig, fused: bool) -> torch.optim.AdamW:
+def optimizer(model: nn.Module, train: TrainConfig, lr: float, fused: bool) -> torch.optim.AdamW:
+    """AdamW at `lr` (the config's learning_rate: train.lr, or peft.lr with a method)."""
     decay = set(get_parameter_names(model, [nn.LayerNorm], NO_DECAY_PATTERNS))
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     # train.embedding_lr: the input embedding matrix in groups of its own (by identity: a tied
     # output matrix is the same tensor and goes with it).
-    embeddings = model.get_input_embeddings() if train.embedding_lr is not None else None
+    # (Under a peft method the matrix is frozen, so it is not among params; prompt tuning's model has
+    # no get_input_embeddings.)
+    embeddings = model.get_input_embeddings() if train.embedding_lr is not None and hasattr(model, "get_input_embeddings") else None
     special = {id(embeddings.weight)} if embeddings is not None else set()
     rest = [(n, p) for n, p in params if id(p) not in special]
     groups = [
@@ -31,7 +34,7 @@ def optimizer(model: nn.Module, train: TrainConfig, fused: bool) -> torch.optim.
         if id(p) in special:
             groups.append({"params": [p], "weight_decay": train.weight_decay if n in decay else 0.0,
                            "lr": train.embedding_lr})
-    return torch.optim.AdamW(groups, lr=train.lr, fused=fused)
+    return torch.optim.AdamW(groups, lr=lr, fused=fused)
 
 
 def schedule(optim: torch.optim.Optimizer, train: TrainConfig, total_steps: int):

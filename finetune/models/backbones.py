@@ -168,9 +168,16 @@ def load_tokenizer(path: str, trust_remote_code: bool = False, **kwargs) -> Any:
     return tokenizer
 
 
-def load_model(model_class: Any, path: str, tokenizer: Any, trust_remote_code: bool = False, **kwargs) -> Any:
+def load_model(model_class: Any, path: str, tokenizer: Any, trust_remote_code: bool = False, adapter: Any = None,
+               **kwargs) -> Any:
+    """A model folder or hub id; a saved prompt / prefix tuning adapter folder with its base model."""
+    from finetune.models import peft_methods, prompt_tuning
+
     try:
-        model = model_class.from_pretrained(path, trust_remote_code=trust_remote_code, **kwargs)
+        if adapter is not None and prompt_tuning.is_adapter_folder(path):
+            model = peft_methods.load(model_class, path, trust_remote_code, adapter)
+        else:
+            model = model_class.from_pretrained(path, trust_remote_code=trust_remote_code, **kwargs)
     except OSError as exc:
         raise not_loadable(path, exc) from exc
     except ValueError as exc:

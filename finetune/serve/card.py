@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from finetune.models.backbones import HUB_IDS, PIP_NAMES
+from finetune.models import prompt_tuning
 from finetune.run.folder import RUN_CONFIG_NAME
 from tasks import registry
 from tasks.roles import ModelCard
@@ -182,7 +183,10 @@ def model_card(config: dict, summary: dict, adapter, folder: Path, name: str, te
                                                    "scheduler", "grad_accum", "max_grad_norm", "precision") if k in train)
     flags = " ".join(f'{flag.name} "..."' for flag in registry.task(config.get("adapter", "")).predict_flags) or "--input FILE"
     shown = [m for m in (adapter.headline_metrics or list(metrics)) if m != "loss"]
-    meta = yaml.safe_dump(header(config, summary, adapter, name, test), sort_keys=False, allow_unicode=True).strip()
+    head = header(config, summary, adapter, name, test)
+    if prompt_tuning.is_adapter_folder(folder):
+        head["library_name"] = "peft"  # an adapter folder: peft's AutoPeftModelFor* loads it
+    meta = yaml.safe_dump(head, sort_keys=False, allow_unicode=True).strip()
     return f"""---
 {meta}
 ---

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from finetune.errors import InputError
+from finetune.models import prompt_tuning
 from finetune.run.checkpoint import publish
 from finetune.run.folder import EVAL_METRICS_NAME, RUN_CONFIG_NAME, SUMMARY_NAME, RunDir
 from finetune.serve.card import model_card
@@ -45,6 +46,9 @@ def export(run: str, out: str | None = None, push_to: str | None = None, private
     best = run_dir.best
     if not run_dir.has_best():
         raise InputError(f"{run}: not a finished run folder (no checkpoints/best). Give runs/<name> of a trained run.")
+    if onnx is not None and prompt_tuning.is_adapter_folder(best):
+        raise InputError(f"{run}: export --onnx takes a model with plain weights, and this run's is a prompt / prefix "
+                         f"tuning adapter folder (virtual tokens on a base model). Export it without --onnx.")
     summary = run_dir.summary()
     config = yaml.safe_load((best / RUN_CONFIG_NAME).read_text())
     target = Path(out) if out else Path("exports") / run_dir.root.resolve().name

@@ -55,8 +55,12 @@ def parse(params: dict[str, Any], check: Callable[[list[str]], RunConfig], where
         raise InputError(f"{where}: sweep.params is empty. Give at least one config key to search, e.g. "
                          f"sweep.params={{train.lr: {{low: 1.0e-5, high: 3.0e-4, log: true}}}}.")
     parsed = []
+    method = check([]).peft_method
     for key, spec in params.items():
         name = f"{where}: sweep.params.{key}"
+        if key == "train.lr" and method != "none":
+            raise InputError(f"{name}: with peft.method={method} the optimizer runs at peft.lr, not train.lr; "
+                             f"search peft.lr instead.")
         if isinstance(spec, list):
             if not spec:
                 raise InputError(f"{name}: an empty list of choices. Give at least one value.")
