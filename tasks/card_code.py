@@ -53,12 +53,14 @@ answer = generator(messages, {kwargs})[0]["generated_text"][-1]["content"].strip
 """
 GENERATIVE_PLAIN_CALL = """answer = generator(prompt, {kwargs}, return_full_text=False)[0]["generated_text"].strip()
 """
+# What every adapter folder's card says of the base model (prompt / prefix tuning: peft.method).
+ADAPTER_NOTE = ("# peft loads the base model that adapter_config.json names (base_model_name_or_path: the folder it was trained\n"
+                "# from; elsewhere, set it to the hub id of this card's base_model), with this head and the learned virtual tokens.\n")
 GENERATOR = 'from transformers import pipeline\ngenerator = pipeline("text-generation", model="{name}")'
 GENERATOR_FROM_ADAPTER = """from peft import AutoPeftModelForCausalLM
 from transformers import AutoTokenizer, pipeline
 
-# peft loads the base model adapter_config.json names and puts the learned virtual tokens before the input.
-model = AutoPeftModelForCausalLM.from_pretrained("{name}")
+""" + ADAPTER_NOTE.replace(", with this head and", ", and") + """model = AutoPeftModelForCausalLM.from_pretrained("{name}")
 generator = pipeline("text-generation", model=model, tokenizer=AutoTokenizer.from_pretrained("{name}"))"""
 
 
@@ -68,7 +70,8 @@ def span_loading(cut: int | None) -> dict:
     if cut is None:
         return {"imports": "from transformers import AutoModelForQuestionAnswering, AutoTokenizer",
                 "model_class": "AutoModelForQuestionAnswering", "cut": "", "cut_note": ""}
-    return {"imports": "from peft import AutoPeftModelForQuestionAnswering\nfrom transformers import AutoTokenizer",
+    return {"imports": "from peft import AutoPeftModelForQuestionAnswering\nfrom transformers import AutoTokenizer\n\n"
+                       + ADAPTER_NOTE.rstrip("\n"),
             "model_class": "AutoPeftModelForQuestionAnswering", "cut": f", {cut}:" if cut else "",
             "cut_note": (f"    # the first {cut} positions are the learned virtual tokens (segment ids are not used: peft's\n"
                          f"    # question-answering model drops them, in training too)\n") if cut else ""}
@@ -78,8 +81,7 @@ CLASSIFICATION_FROM_ADAPTER = """import torch
 from peft import AutoPeftModelForSequenceClassification
 from transformers import AutoTokenizer
 
-# peft loads the base model adapter_config.json names, with this head, and adds the learned virtual tokens.
-tokenizer = AutoTokenizer.from_pretrained("{name}")
+""" + ADAPTER_NOTE + """tokenizer = AutoTokenizer.from_pretrained("{name}")
 model = AutoPeftModelForSequenceClassification.from_pretrained("{name}", num_labels={num_labels}, id2label={id2label},
                                                                label2id={label2id}).eval()
 inputs = tokenizer({example}, return_tensors="pt")
@@ -93,8 +95,7 @@ TAGGING_FROM_ADAPTER = """import torch
 from peft import AutoPeftModelForTokenClassification
 from transformers import AutoTokenizer
 
-# peft loads the base model adapter_config.json names, with this head, and adds the learned virtual tokens.
-tokenizer = AutoTokenizer.from_pretrained("{name}")
+""" + ADAPTER_NOTE + """tokenizer = AutoTokenizer.from_pretrained("{name}")
 model = AutoPeftModelForTokenClassification.from_pretrained("{name}", num_labels={num_labels}, id2label={id2label},
                                                             label2id={label2id}).eval()
 words = {words!r}
