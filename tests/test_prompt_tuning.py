@@ -153,3 +153,19 @@ def test_combinations_that_would_compute_otherwise_exit_2(config, backbone, extr
     err = capsys.readouterr().err
     assert words in err, err
     assert not (tmp_path / "refused").exists()
+
+
+def test_an_adapter_folder_whose_base_model_is_gone_exits_2_naming_it(tiny_bert, sentiment_data, tmp_path, capsys):
+    import shutil
+
+    from conftest import tiny_args
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_bert, base)
+    assert main(["train", "sst2", *tiny_args(sentiment_data, base, tmp_path / "runs", peft__method="prompt",
+                                              peft__virtual_tokens=2, train__max_steps=2)]) == 0
+    shutil.rmtree(base)
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "runs" / "tiny"), "--out", str(tmp_path / "evaluated")]) == 2
+    err = capsys.readouterr().err
+    assert str(base) in err and "base_model_name_or_path" in err and "adapter_config.json" in err, err

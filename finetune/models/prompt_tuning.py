@@ -98,7 +98,14 @@ def load(model_class: Any, path: str, trust_remote_code: bool, per_position: tup
 
     adapter = peft.PeftConfig.from_pretrained(path)
     head = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
-    base = model_class.from_pretrained(adapter.base_model_name_or_path, config=head, trust_remote_code=trust_remote_code)
+    try:
+        base = model_class.from_pretrained(adapter.base_model_name_or_path, config=head, trust_remote_code=trust_remote_code)
+    except OSError as exc:
+        from finetune.errors import InputError
+
+        raise InputError(f"{path} is a peft adapter folder on the base model {adapter.base_model_name_or_path}, which "
+                         f"does not load here ({exc}). Set base_model_name_or_path in {Path(path) / ADAPTER_CONFIG} to "
+                         f"where the base model is (a folder, or its hub id when online).") from exc
     return PromptTuned(peft.PeftModel.from_pretrained(base, path), per_position)
 
 
