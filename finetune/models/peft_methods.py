@@ -24,11 +24,12 @@ from finetune.config.schema import RunConfig
 from finetune.errors import InputError
 from finetune.models import prompt_tuning
 
-# The task heads take the generic PeftModel, which passes every input through, and these module
-# names, where the model has them, are trained in full (modules_to_save). peft's task models are not
-# used: PeftModelForQuestionAnswering drops token_type_ids (peft 0.21), so a BERT span model would
+# LoRA and IA3: the task heads take the generic PeftModel, which passes every input through, and these
+# module names, where the model has them, are trained in full (modules_to_save). peft's task models are
+# not used for them: PeftModelForQuestionAnswering drops token_type_ids (peft 0.21), so a BERT span model would
 # train on segment 0 everywhere and be served with the real segments. Generation (generative QA)
-# takes peft's CAUSAL_LM model (peft_task_type), as generate needs.
+# takes peft's CAUSAL_LM model (peft_task_type), as generate needs. Prompt and prefix tuning take
+# peft's task models on purpose (prompt_tuning.py): their adapter folder is served by them.
 HEADS = ["classifier", "score", "qa_outputs", "crf"]  # every new head the adapters create, by module name
 
 
