@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 
 from finetune.config.schema import RunConfig
 from finetune.engine import devices
@@ -21,6 +22,7 @@ def make_accelerator(config: RunConfig, project_dir: Path | None = None, trainin
     if not training and precision == "fp16":
         precision = "no"
     log_with = trackers.names(config.train.report_to) if training else []
+    release_other_precision(precision)
     accelerator = Accelerator(
         mixed_precision=precision,
         dataloader_config=devices.global_batches(),  # train.batch_size is the global batch, whatever the process count
@@ -35,6 +37,16 @@ def make_accelerator(config: RunConfig, project_dir: Path | None = None, trainin
         raise InputError(f"train.batch_size={config.train.batch_size} is the global batch; make it a multiple of the "
                          f"{accelerator.num_processes} processes.")
     return accelerator
+
+
+def release_other_precision(precision: str) -> None:
+    """accelerate keeps one AcceleratorState a process and refuses a second precision ("cannot be changed,
+    restart your runtime"). One command can hold runs of two: a GLUE batch or a sweep whose runs differ in
+    train.precision, evaluation alone after an fp16 run. So a state of another precision is dropped before the
+    next run's Accelerator; the process group (accelerate's PartialState) stays."""
+    shared = AcceleratorState._shared_state
+    if shared and shared.get("_mixed_precision") != precision:
+        AcceleratorState._reset_state(reset_partial_state=False)
 
 
 @functools.cache  # once a command: a GLUE batch makes an Accelerator per task

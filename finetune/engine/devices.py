@@ -88,6 +88,16 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bf16" if native_bf16(device) else "no"
 
 
+def describe_precision(setting: str, resolved: str) -> str:
+    """The run header's line: what the step computes in, and why when train.precision=auto chose it."""
+    shown = {"bf16": "bf16 autocast", "fp16": "fp16 autocast with loss scaling", "no": "fp32"}[resolved]
+    if setting != "auto":
+        return f"Precision: {shown} (train.precision={setting})"
+    if resolved == "no":
+        return f"Precision: {shown} (train.precision=auto: no native bf16 on this hardware)"
+    return f"Precision: {shown} (train.precision=auto: the hardware runs bf16 natively; train.precision=no for fp32)"
+
+
 def fused_adamw(device: torch.device) -> bool:
     """torch's fused AdamW (one kernel for all parameters) where it exists for the device: on a
     MiniLM step on CPU it takes 14 ms where the default for-each implementation takes 72."""

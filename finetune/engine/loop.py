@@ -74,6 +74,7 @@ class Trainer:
             print(f"Parameters: {trainable:,} trained of {total:,} ({100 * trainable / total:.2f}%; peft.method={method}"
                   f"{f', peft.lr={config.peft.lr:g}' if method != 'none' else ''})")
             print(disk.announce(disk_plan, config.train.keep_last))
+            print(devices.describe_precision(config.train.precision, self.accelerator.mixed_precision))
 
     # -- set-up ---------------------------------------------------------------------------------
     def setup(self):
@@ -360,7 +361,8 @@ class Trainer:
             **self.adapter.objective_record(),
             peft_method=peft_methods.method(self.config), trainable_parameters=self.parameters[0],
             total_parameters=self.parameters[1],
-            run_folder_mb=round(self._folder_bytes_kept() / disk.MB, 1), allocator=self.allocator)
+            run_folder_mb=round(self._folder_bytes_kept() / disk.MB, 1), allocator=self.allocator,
+            precision=self.accelerator.mixed_precision)  # what train.precision=auto resolved to
         if self.accelerator.log_with:
             final = {**{f"best_{k}": v for k, v in metrics.items()}, "best_step": pos.best_step, "steps": pos.global_step,
                      "train_seconds": summary["train_seconds"]}

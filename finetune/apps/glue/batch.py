@@ -320,16 +320,12 @@ def _check_settings(batch: Batch) -> None:
 
 def run(batch: Batch) -> int:
     """Every task in turn; returns the exit status (1 when a task failed)."""
-    found, precisions = [], {}
+    found = []
     for task in batch.tasks:  # every task's config and overrides are checked before anything runs
         config = load_config(task, batch.overrides_for(task))
         if seed_list(config) is not None and batch.eval_only:
             raise InputError(f"config key 'seeds' ({task}): trains once per seed, and --eval-only trains nothing. Drop seeds=.")
         found += list(keep_real_splits(config, ax=False))
-        precisions[task] = config.train.precision
-    if len(set(precisions.values())) > 1:
-        raise InputError(f"train.precision differs between tasks ({', '.join(f'{t}: {p}' for t, p in precisions.items())}): "
-                         f"accelerate fixes it once per process. Set train.precision=... for every task, not TASK.train.precision.")
     if not batch.eval_only and not found:
         raise InputError("no GLUE data found for these tasks: the batch uses real data only. Set FINETUNE_DATA (or "
                          "data.dir) to a folder with glue/<TASK>/train.tsv, dev.tsv, test.tsv; or data.source=hub to "
