@@ -90,6 +90,11 @@ class Adapter:
         """Fix the label list (from a trained model's config when given, else the task config or the
         training data) and check every split, rejecting malformed rows."""
 
+    def backbone_note(self, path: str) -> str | None:
+        """Settle what depends on the backbone a new head is put on (path: its folder or hub id);
+        the line the run prints about it."""
+        return None
+
     def model_kwargs(self) -> dict:
         """Extra from_pretrained arguments for a new head (num_labels, id2label, ...)."""
         return {}
@@ -125,7 +130,8 @@ class Adapter:
         return self.count_items(batch)
 
     def objective_record(self) -> dict:
-        """What a run's metrics.json records about train_loss when an option changed it (class_weights)."""
+        """What a run's metrics.json records about train_loss and the head when options settled them
+        (class_weights, pooling)."""
         return {}
 
     def objective_note(self) -> str | None:

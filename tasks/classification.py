@@ -12,12 +12,11 @@ import numpy as np
 import torch.nn.functional as F
 from datasets import ClassLabel, Dataset
 from scipy.special import softmax
-from transformers import AutoModelForSequenceClassification
 
 from finetune.data.splits import RawSplit, is_test_split, read_file
 from finetune.errors import InputError
 from finetune.metrics import classification as classification_metrics
-from finetune.models import prompt_tuning
+from finetune.models import pooling, prompt_tuning
 from tasks import card_code
 from tasks import classification_report, prediction_tsv
 from tasks import class_weights, long_texts, multi_label
@@ -57,6 +56,9 @@ class ClassificationOptions:
     long_input: Literal["truncate", "windows"] = "truncate"
     window_stride: int | None = None  # long_input=windows: tokens consecutive windows share (default: a quarter)
     window_aggregate: Literal["mean", "max"] = "mean"  # long_input=windows: a text's logits, from its windows'
+    # What the classifier reads: model (the architecture's own head: BERT's pooler on [CLS], a decoder's last token),
+    # mean (the mean of the last hidden states), auto (mean for a sentence-transformers backbone that mean-pools)
+    pooling: Literal["auto", "model", "mean"] = "auto"
 
 
 def is_number(value) -> bool:
@@ -71,7 +73,7 @@ def is_number(value) -> bool:
 
 class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineInput, ModelCard):
     Options = ClassificationOptions
-    model_class = AutoModelForSequenceClassification
+    model_class = pooling.SequenceClassifier
     prompt_task_type = "SEQ_CLS"
     pipeline_task = "text-classification"
 
@@ -79,7 +81,7 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
         super().__init__(config)
         o = self.options
         if o.multi_label:
-            self._check_multi_label()
+            multi_label.check_options(o)
         for name in ([] if o.multi_label else o.metrics):
             if name not in classification_metrics.METRICS:
                 raise InputError(f"config key 'metrics': unknown metric '{name}'. Metrics: {', '.join(classification_metrics.METRICS)}.")
@@ -89,19 +91,10 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
         if o.primary_metric not in valid_primary:
             raise InputError(f"config key 'primary_metric': '{o.primary_metric}' is not one of {', '.join(valid_primary)}.")
         self.primary_metric = o.primary_metric
+        self.pooling = "model"  # what a new head pools: backbone_note resolves pooling=auto
         self.labels: list[str] | None = list(o.labels) if o.labels else None
         if o.label_names is not None and o.labels and len(o.label_names) != len(o.labels):
             self._refuse_label_names(o.labels)
-
-    def _check_multi_label(self) -> None:
-        o = self.options
-        if o.regression or o.class_weights is not None:
-            key = "regression" if o.regression else "class_weights"
-            raise InputError(f"config key '{key}': not with multi_label=true (a sigmoid a label). Set {key} to its default.")
-        if not all(0 < t < 1 for t in (o.threshold if isinstance(o.threshold, list) else [o.threshold])):
-            raise InputError(f"config key 'threshold': {o.threshold} is not between 0 and 1 (a sigmoid's range).")
-        if not o.label_separator:
-            raise InputError("config key 'label_separator': empty; give the character that joins a row's labels, e.g. '|'.")
 
     # -- labels -----------------------------------------------------------------------------
     def _text_columns(self) -> list[str]:
@@ -194,11 +187,20 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
     def texts(self, examples):
         return column_texts(examples, self._text_columns())
 
+    def backbone_note(self, path: str) -> str:
+        self.pooling, why = pooling.resolve(self.options.pooling, path, self.config.peft_method)
+        return pooling.describe(self.pooling, why)
+
+    def objective_record(self) -> dict:
+        return {**super().objective_record(), "pooling": self.pooling}
+
     def model_kwargs(self) -> dict:
+        head = {"pooling": self.pooling} if self.pooling == "mean" else {}
         if self.options.regression:
-            return {"num_labels": 1, "problem_type": "regression"}
+            return {**head, "num_labels": 1, "problem_type": "regression"}
         names = self._names()
         return {
+            **head,
             "num_labels": len(self.labels),
             "id2label": dict(enumerate(names)),
             "label2id": {name: i for i, name in enumerate(names)},
@@ -317,9 +319,11 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
             return card_code.CLASSIFICATION_FROM_ADAPTER.format(name=name, example=example, output=output,
                                                                 **card_code.label_arguments(folder))
         extra = ', function_to_apply="none"' if o.regression else ", top_k=None" if o.multi_label else ""
+        remote, note = pooling.card_remote_code(folder)
+        extra += remote
         example = ('{"text": "A man is playing a guitar.", "text_pair": "Someone plays an instrument."}'
                    if o.text_pair_column else '"A gripping, beautifully acted film."')
-        return (f'from transformers import pipeline\npipe = pipeline("text-classification", model="{name}"{extra})\n'
+        return (f'from transformers import pipeline\n{note}pipe = pipeline("text-classification", model="{name}"{extra})\n'
                 f'print(pipe({example}))')
 
     def examples_from_flags(self, flags):

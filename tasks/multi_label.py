@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from scipy.special import expit
 from sklearn.metrics import accuracy_score, f1_score
 
+from finetune.errors import InputError
+
 THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.05), 2)  # the grid best_threshold is chosen from
 METRICS = ("micro_f1", "macro_f1", "subset_accuracy")
 
@@ -106,3 +108,14 @@ def write_report(path, gold: list[list[str]], predicted: list[list[str]], labels
                                    target_names=names, digits=4, zero_division=0)
     path.write_text(f"{len(gold)} examples, {len(labels)} labels (multi-label)\n\n{report}")
     return path
+
+
+def check_options(o) -> None:
+    """The options that multi_label=true rules out or needs (exit 2)."""
+    if o.regression or o.class_weights is not None:
+        key = "regression" if o.regression else "class_weights"
+        raise InputError(f"config key '{key}': not with multi_label=true (a sigmoid a label). Set {key} to its default.")
+    if not all(0 < t < 1 for t in (o.threshold if isinstance(o.threshold, list) else [o.threshold])):
+        raise InputError(f"config key 'threshold': {o.threshold} is not between 0 and 1 (a sigmoid's range).")
+    if not o.label_separator:
+        raise InputError("config key 'label_separator': empty; give the character that joins a row's labels, e.g. '|'.")

@@ -296,6 +296,8 @@ def _plain_class(adapter, export: Path):
     cls = adapter.model_class
     if cls.__module__.startswith("transformers"):
         return cls
+    if getattr(cls, "plain_class", None) is not None:  # the transformers class that loads its folders
+        return cls.plain_class
     named = re.search(r"from transformers import AutoTokenizer, (\w+)", (export / "README.md").read_text())
     assert named, f"{adapter.config.task}: model_class {cls.__name__} is not transformers' and the card names no class"
     return getattr(transformers, named.group(1))

@@ -134,9 +134,11 @@ def prepare(config: RunConfig, split_names: list[str], accelerator: Any = None, 
         adapter.setup_labels(splits, trained_config)
         show = accelerator is None or accelerator.is_main_process
         drop_bad_rows(splits, show)
-        note = adapter.objective_note() if show and "train" in splits else None
-        if note:
-            print(note)
+        notes = [] if trained else [adapter.backbone_note(path)]
+        notes += [adapter.objective_note() if "train" in splits else None]
+        for note in notes:
+            if note and show:
+                print(note)
         extension = None
         if "train" in split_names and "train" in splits and config.vocab.add_tokens != "off":
             extension = extend_vocabulary(config, adapter, tokenizer, splits, resume_from, show)

@@ -69,6 +69,10 @@ def _check_virtual_tokens(config: RunConfig, adapter: Any, model: Any, name: str
     if getattr(adapter.options, "crf", False):
         raise InputError(f"peft.method={name} with crf=true: peft's token-classification model, which loads the adapter "
                          f"folder, has no CRF. Use peft.method=lora or ia3 with the CRF, or crf=false.")
+    if getattr(model.config, "classifier_pooling", None) == "mean":
+        raise InputError(f"peft.method={name} with pooling=mean: peft's sequence-classification model, which loads "
+                         f"the adapter folder, puts its classifier on transformers' own head. Use pooling=model "
+                         f"(or auto), or peft.method=lora or ia3.")
     positions = getattr(model.config, "max_position_embeddings", None)
     longest = config.data.max_seq_length + config.peft.virtual_tokens
     if positions and longest > positions:
