@@ -1,8 +1,8 @@
 """End to end on the packaged MiniLM and the real GLUE files from FINETUNE_DATA.
 
 The bounds were calibrated on this machine (2 CPU cores, torch 2.13 CPU): SST-2 reached 0.787 dev
-accuracy and STS-B (in the GLUE batch test) a Pearson correlation of 0.583 with exactly these
-settings; the bounds leave room for a different CPU's float rounding, and sit far above chance
+accuracy (0.796 since the classifier mean-pools, pooling=auto) and STS-B (in the GLUE batch test) a
+Pearson correlation of 0.583 with exactly these settings; the bounds leave room for a different CPU's float rounding, and sit far above chance
 (0.51 / 0.0).
 """
 
@@ -49,13 +49,18 @@ def test_sst2_minilm_first_2000_sentences(real_data, tmp_path):
     assert summary["data"]["validation"]["rows"] == 872 and summary["data"]["validation"]["origin"] == "file"
 
     # The export loads with plain transformers and its pipeline predicts what the toolkit predicted.
+    # MiniLM mean-pools (pooling=auto): the folder's mean_pooling.py runs only when trusted.
     export = tmp_path / "export"
     assert run_cli("export", str(run), "--out", str(export)).returncode == 0
+    assert json.loads((export / "config.json").read_text())["model_type"] == "finetune_mean_pooling"
     from transformers import pipeline
+
+    with pytest.raises(ValueError, match="trust_remote_code"):
+        pipeline("text-classification", model=str(export), device="cpu")
 
     dev = data_io.read_file(load_config("sst2").data, str(real_data / "glue/SST-2/dev.tsv"), "validation")[0]
     toolkit = [line.split("\t")[1] for line in (run / "predictions.tsv").read_text().splitlines()[1:]]
-    classify = pipeline("text-classification", model=str(export), device="cpu")
+    classify = pipeline("text-classification", model=str(export), device="cpu", trust_remote_code=True)
     n = 200
     piped = [p["label"] for p in classify(dev["sentence"][:n], batch_size=32)]
     # the model says negative / positive (label_names); GLUE's files keep 0 / 1

@@ -75,10 +75,15 @@ def test_a_saved_mean_pooled_model_loads_in_plain_transformers_and_computes_the_
     model = SequenceClassifier.from_pretrained(str(request.getfixturevalue(backbone)), pooling="mean", num_labels=2).eval()
     model.save_pretrained(tmp_path / "saved")
     saved = json.loads((tmp_path / "saved" / "config.json").read_text())
-    assert saved["classifier_pooling"] == "mean"
-    assert saved["auto_map"] == {"AutoModelForSequenceClassification": "mean_pooling.MeanPoolingForSequenceClassification"}
+    assert saved["model_type"] == "finetune_mean_pooling" and saved["classifier_pooling"] == "mean"
+    assert saved["pooled_model_type"] == ("bert" if backbone == "tiny_bert" else "llama")
+    assert saved["auto_map"] == {"AutoConfig": "mean_pooling.MeanPoolingConfig",
+                                 "AutoModelForSequenceClassification": "mean_pooling.MeanPoolingForSequenceClassification"}
     assert (tmp_path / "saved" / "mean_pooling.py").is_file()
     expected = model(input_ids=IDS, attention_mask=MASK).logits
+    # untrusted, transformers refuses the folder (rather than load its own head, untrained, in silence)
+    with pytest.raises(ValueError, match="trust_remote_code"):
+        AutoModelForSequenceClassification.from_pretrained(tmp_path / "saved")
     plain = AutoModelForSequenceClassification.from_pretrained(tmp_path / "saved", trust_remote_code=True).eval()
     torch.testing.assert_close(plain(input_ids=IDS, attention_mask=MASK).logits, expected)
     # the toolkit loads its own class, without running the folder's code
@@ -114,7 +119,7 @@ def test_mean_pooling_with_lora_exports_a_merged_mean_pooled_model(sentiment_dat
     base = tiny_args(sentiment_data, tiny_bert, tmp_path, train__epochs=1)
     assert main(["train", "sst2", *base, "pooling=mean", "peft.method=lora", "run_name=lora"]) == 0, capsys.readouterr().err
     best = tmp_path / "lora" / "checkpoints" / "best"
-    assert json.loads((best / "config.json").read_text())["classifier_pooling"] == "mean"
+    assert json.loads((best / "config.json").read_text())["model_type"] == "finetune_mean_pooling"
     plain = AutoModelForSequenceClassification.from_pretrained(best, trust_remote_code=True).eval()
     assert type(plain).__name__ == "MeanPooledBertForSequenceClassification"
     assert not any("lora" in name for name in plain.state_dict())

@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from datasets import Dataset
-from transformers import AutoConfig
 
 from finetune.config.schema import RunConfig
 from finetune.data import splits as data_io
 from finetune.errors import InputError
 from finetune.models import backbones as models
-from finetune.models import vocabulary
+from finetune.models import mean_pooling, vocabulary
 from finetune.run.folder import is_model_folder
 from finetune.serve.onnx import runtime as onnx_runtime
 from tasks import registry
@@ -130,7 +129,7 @@ def prepare(config: RunConfig, split_names: list[str], accelerator: Any = None, 
                 splits[name] = split
         tokenizer = adapter.prepare_tokenizer(models.load_tokenizer(path, config.trust_remote_code))
         trained = is_model_folder(path)
-        trained_config = AutoConfig.from_pretrained(path, trust_remote_code=config.trust_remote_code) if trained else None
+        trained_config = mean_pooling.load_config(path, trust_remote_code=config.trust_remote_code) if trained else None
         adapter.setup_labels(splits, trained_config)
         show = accelerator is None or accelerator.is_main_process
         drop_bad_rows(splits, show)

@@ -13,27 +13,74 @@ BERT's pooler is dropped: it is unused (and an unused parameter stops Distribute
 This file imports only torch and transformers: an export copies it beside the weights and names it
 in config.json's auto_map, so that plain transformers loads the folder with trust_remote_code=True:
     AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=True)
+config.json's model_type is finetune_mean_pooling (the architecture's in pooled_model_type), so that
+without trust_remote_code transformers refuses the folder instead of loading the architecture's own
+head, untrained, in silence.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, PreTrainedModel
+from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING
 
-POOLING_KEY = "classifier_pooling"  # config.json: "mean" marks a model of this file
-AUTO_MAP = {"AutoModelForSequenceClassification": f"{Path(__file__).stem}.MeanPoolingForSequenceClassification"}
+MODEL_TYPE = "finetune_mean_pooling"
+BASE_KEY = "pooled_model_type"  # config.json: the architecture's model_type (bert, llama, ...)
+POOLING_KEY = "classifier_pooling"
+AUTO_MAP = {"AutoConfig": f"{Path(__file__).stem}.MeanPoolingConfig",
+            "AutoModelForSequenceClassification": f"{Path(__file__).stem}.MeanPoolingForSequenceClassification"}
+_CONFIGS: dict[type, type] = {}
+
+
+def pooled_config_class(base: type) -> type:
+    """The architecture's config class under this file's model_type. Every one is named
+    MeanPoolingConfig: transformers checks a remote model's config_class by name."""
+    base = getattr(base, "architecture_config", base)
+    if base not in _CONFIGS:
+        _CONFIGS[base] = type("MeanPoolingConfig", (base,), {"model_type": MODEL_TYPE, "architecture_config": base,
+                                                             "__module__": __name__})
+    return _CONFIGS[base]
+
+
+@contextlib.contextmanager
+def as_architecture(config):
+    """Within: the config is the architecture's own (BertConfig), for lookups by config type or
+    model_type (transformers' module classes, peft's default target modules)."""
+    pooled = type(config)
+    config.__class__ = getattr(pooled, "architecture_config", pooled)
+    try:
+        yield config
+    finally:
+        config.__class__ = pooled
+
+
+def load_config(path, **kwargs):
+    """config.json of a folder or hub id: a mean-pooled model's without running remote code, else AutoConfig's."""
+    hub = {k: kwargs[k] for k in ("cache_dir", "revision", "token", "local_files_only") if k in kwargs}
+    config_dict, _ = PretrainedConfig.get_config_dict(path, **hub)
+    if config_dict.get("model_type") != MODEL_TYPE:
+        return AutoConfig.from_pretrained(path, **kwargs)
+    for key in ("trust_remote_code", "code_revision", "_from_auto", "_from_pipeline"):
+        kwargs.pop(key, None)
+    return pooled_config_class(CONFIG_MAPPING[config_dict[BASE_KEY]]).from_pretrained(path, **kwargs)
 
 
 class MeanPooled:
     """Mixed in before the architecture's class; only forward and save_pretrained change."""
 
     def __init__(self, config, *args, **kwargs):
-        super().__init__(config, *args, **kwargs)
+        # The config becomes the pooled one in place (saved, it says finetune_mean_pooling), but is the
+        # architecture's while transformers builds the modules: they look classes up by config type.
+        setattr(config, BASE_KEY, getattr(type(config), "architecture_config", type(config)).model_type)
+        config.__class__ = pooled_config_class(type(config))
+        with as_architecture(config):
+            super().__init__(config, *args, **kwargs)
         config.auto_map = dict(AUTO_MAP)
         setattr(config, POOLING_KEY, "mean")
         if getattr(self.base_model, "pooler", None) is not None:
@@ -85,21 +132,34 @@ _CLASSES: dict[type, type] = {}
 
 def mean_pooled_class(config) -> type:
     """MeanPooled on the architecture's own sequence classifier (one class an architecture)."""
-    if type(config) not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING:
-        raise ValueError(f"transformers has no sequence classifier for {type(config).__name__}.")
-    base = MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING[type(config)]
+    architecture = getattr(type(config), "architecture_config", type(config))
+    if architecture not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING:
+        raise ValueError(f"transformers has no sequence classifier for {architecture.__name__}.")
+    base = MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING[architecture]
     if base not in _CLASSES:
         _CLASSES[base] = type(f"MeanPooled{base.__name__}", (MeanPooled, base), {"__module__": __name__})
     return _CLASSES[base]
 
 
+class MeanPoolingConfig(PretrainedConfig):
+    """What auto_map names for AutoConfig: from_pretrained gives the architecture's pooled config."""
+
+    model_type = MODEL_TYPE
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
+        return load_config(pretrained_model_name_or_path, **kwargs)
+
+
 class MeanPoolingForSequenceClassification(PreTrainedModel):
     """What auto_map names: from_pretrained builds the architecture's mean-pooled class."""
+
+    config_class = MeanPoolingConfig
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, config=None, **kwargs):
         if config is None:
-            config = AutoConfig.from_pretrained(pretrained_model_name_or_path, **kwargs)
+            config = load_config(pretrained_model_name_or_path)
         kwargs.pop("trust_remote_code", None)
         kwargs.pop("adapter_kwargs", None)
         return mean_pooled_class(config).from_pretrained(pretrained_model_name_or_path, *args, config=config, **kwargs)

@@ -22,7 +22,7 @@ from typing import Any
 
 from finetune.config.schema import RunConfig
 from finetune.errors import InputError
-from finetune.models import prompt_tuning
+from finetune.models import mean_pooling, prompt_tuning
 
 # LoRA and IA3: the task heads take the generic PeftModel, which passes every input through, and these
 # module names, where the model has them, are trained in full (modules_to_save). peft's task models are
@@ -99,7 +99,8 @@ def apply(model: Any, config: RunConfig, adapter: Any) -> Any:
         settings = peft.IA3Config(task_type=task_type, target_modules=targets, feedforward_modules=config.peft.feedforward_modules,
                                   modules_to_save=heads)
     try:
-        return peft.get_peft_model(model, settings)
+        with mean_pooling.as_architecture(model.config):  # peft's default targets, by the architecture's model_type
+            return peft.get_peft_model(model, settings)
     except ValueError as exc:  # target modules not found, or an architecture peft has no default for
         key = "lora.target_modules" if name == "lora" and config.lora.target_modules else "peft.target_modules"
         raise InputError(f"peft.method={name}: {exc}. Name modules of this model with {key}=[...] "

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from transformers import AutoConfig, AutoModelForSequenceClassification
+from transformers import AutoModelForSequenceClassification
 from transformers.utils import cached_file
 
 from finetune.errors import InputError
-from finetune.models.mean_pooling import POOLING_KEY, mean_pooled_class
+from finetune.models.mean_pooling import MODEL_TYPE, load_config, mean_pooled_class
 
 PROMPT_METHODS = ("prompt", "prefix")
 
@@ -62,7 +62,7 @@ def resolve(pooling: str, path: str, peft_method: str) -> tuple[str, str]:
 
 def card_remote_code(folder) -> tuple[str, str]:
     """(pipeline argument, comment line) of a model card's code for a saved folder."""
-    if (_read_json(str(folder), "config.json") or {}).get(POOLING_KEY) != "mean":
+    if (_read_json(str(folder), "config.json") or {}).get("model_type") != MODEL_TYPE:
         return "", ""
     return ", trust_remote_code=True", ("# The classifier reads the mean of the token vectors: mean_pooling.py in "
                                         "the folder (trust_remote_code)\n")
@@ -75,15 +75,15 @@ def describe(pooling: str, why: str) -> str:
 
 class SequenceClassifier:
     """Classification's model_class: transformers' auto class, or its mean-pooled variant when asked
-    (pooling="mean" for a new head) or when the folder's config.json says classifier_pooling=mean."""
+    (pooling="mean" for a new head) or when the folder's config.json is mean_pooling.py's (its model_type)."""
 
     # what loads the folders in plain transformers (trust_remote_code=True for a mean-pooled one)
     plain_class = AutoModelForSequenceClassification
 
     @staticmethod
     def from_pretrained(path: str, pooling: str = "model", trust_remote_code: bool = False, **kwargs) -> Any:
-        config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
-        if pooling != "mean" and getattr(config, POOLING_KEY, None) != "mean":
+        config = load_config(path, trust_remote_code=trust_remote_code)
+        if pooling != "mean" and config.model_type != MODEL_TYPE:
             return AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=trust_remote_code, **kwargs)
         try:
             model = mean_pooled_class(config).from_pretrained(path, **kwargs)

@@ -70,12 +70,12 @@ class OnnxModel(torch.nn.Module):
 
     @classmethod
     def from_pretrained(cls, path, trust_remote_code=False, **_):
-        from transformers import AutoConfig
+        from finetune.models.mean_pooling import load_config
 
         if not Path(path).is_file():
             raise InputError(f"{path}: no such ONNX file. `python -m finetune export RUN --onnx` writes "
                              f"EXPORT/{FOLDER}/{FP32_NAME}.")
-        config = AutoConfig.from_pretrained(model_folder(path), trust_remote_code=trust_remote_code)
+        config = load_config(model_folder(path), trust_remote_code=trust_remote_code)
         return cls(path, config)
 
     def forward(self, **inputs: torch.Tensor) -> ModelOutput:
