@@ -74,7 +74,7 @@ def test_ner_trains_with_balanced_tag_weights(tmp_path, tiny_bert, capsys):
     conll = tmp_path / "train.conll"
     conll.write_text("the O\ngood B-MISC\nfilm I-MISC\n\ngreat O\nbad B-MISC\n\n")
     args = ["train", "conll2003", f"model={tiny_bert}", f"data.train={conll}", f"data.validation={conll}", "data.test=null",
-            f"output_dir={tmp_path}", "run_name=ner", "train.max_steps=2", "train.batch_size=2", "data.max_seq_length=32", "class_weights=balanced"]
+            f"output_dir={tmp_path}", "run_name=ner", "train.max_steps=2", "train.batch_size=2", "data.max_seq_length=32", "class_weights=balanced", "crf=false"]
     assert main(args) == 0, capsys.readouterr().err
     weights = json.loads((tmp_path / "ner" / "metrics.json").read_text())["class_weights"]
     # 5 words: O 2, B-MISC 2, I-MISC 1 -> 5 / (3 x count)
