@@ -86,8 +86,10 @@ def test_a_killed_sweep_resumes_with_the_same_number_of_trials(sentiment_data, t
 
 
 def test_two_workers_share_one_study_with_distinct_trials(sentiment_data, tiny_bert, tmp_path):
-    done = run_cli("sweep", "sst2", *_args(sentiment_data, tiny_bert, tmp_path, "sweep.trials=4", "sweep.pruner=none"),
-                   "--workers", "2")
+    # 60 steps a trial (a few seconds): with 6-step trials the first worker could take all four while the
+    # second was still importing torch, and the test would prove nothing about sharing
+    done = run_cli("sweep", "sst2", *_args(sentiment_data, tiny_bert, tmp_path, "sweep.trials=4", "sweep.pruner=none",
+                                            "train.max_steps=60", "train.eval_every=20"), "--workers", "2")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "[worker 0]" in done.stdout and "[worker 1]" in done.stdout
     rows = _trials(tmp_path / "sweep-sst2")
