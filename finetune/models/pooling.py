@@ -15,8 +15,7 @@ from transformers.utils import cached_file
 
 from finetune.errors import InputError
 from finetune.models.mean_pooling import MODEL_TYPE, load_config, mean_pooled_class
-
-PROMPT_METHODS = ("prompt", "prefix")
+from finetune.models.prompt_tuning import METHODS as PROMPT_METHODS
 
 
 def _read_json(path: str, name: str) -> Any:
