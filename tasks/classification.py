@@ -22,6 +22,7 @@ from tasks import classification_report, prediction_tsv
 from tasks import class_weights, long_texts, multi_label
 from tasks.base import Adapter, check_text, column_texts, require_columns
 from tasks.class_weights import ClassWeights
+from tasks.pooled_head import PooledHead
 from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
 
 
@@ -71,7 +72,7 @@ def is_number(value) -> bool:
         return False
 
 
-class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineInput, ModelCard):
+class ClassificationAdapter(PooledHead, ClassWeights, Adapter, PredictionFiles, CommandLineInput, ModelCard):
     Options = ClassificationOptions
     model_class = pooling.SequenceClassifier
     prompt_task_type = "SEQ_CLS"
@@ -91,7 +92,6 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
         if o.primary_metric not in valid_primary:
             raise InputError(f"config key 'primary_metric': '{o.primary_metric}' is not one of {', '.join(valid_primary)}.")
         self.primary_metric = o.primary_metric
-        self.pooling = "model"  # what a new head pools: backbone_note resolves pooling=auto
         self.labels: list[str] | None = list(o.labels) if o.labels else None
         if o.label_names is not None and o.labels and len(o.label_names) != len(o.labels):
             self._refuse_label_names(o.labels)
@@ -187,15 +187,8 @@ class ClassificationAdapter(ClassWeights, Adapter, PredictionFiles, CommandLineI
     def texts(self, examples):
         return column_texts(examples, self._text_columns())
 
-    def backbone_note(self, path: str) -> str:
-        self.pooling, why = pooling.resolve(self.options.pooling, path, self.config.peft_method)
-        return pooling.describe(self.pooling, why)
-
-    def objective_record(self) -> dict:
-        return {**super().objective_record(), "pooling": self.pooling}
-
     def model_kwargs(self) -> dict:
-        head = {"pooling": self.pooling} if self.pooling == "mean" else {}
+        head = super().model_kwargs()  # pooling (PooledHead)
         if self.options.regression:
             return {**head, "num_labels": 1, "problem_type": "regression"}
         names = self._names()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -31,15 +31,17 @@ from datasets import Dataset
 from finetune.data.splits import RawSplit, is_test_split, read_file
 from finetune.errors import InputError
 from finetune.metrics import classification as classification_metrics
+from finetune.models import pooling
 from tasks import prediction_tsv
 from tasks.base import Adapter, column_texts, require_columns
 from tasks.multiple_choice_heads import LikelihoodChoiceScorer, MultipleChoiceModel
+from tasks.pooled_head import PooledHead
 from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
 
 CARD_USAGE = """import torch
 from transformers import AutoTokenizer, {cls}
 tokenizer = AutoTokenizer.from_pretrained("{name}")
-model = {cls}.from_pretrained("{name}").eval()
+{note}model = {cls}.from_pretrained("{name}"{remote}).eval()
 context = "{context}"
 endings = [{endings}]
 {call}print(endings[int(scores.argmax())])"""
@@ -70,6 +72,9 @@ class MultipleChoiceOptions:
     label_column: str = "label"  # the index of the right ending, 0 .. num_choices - 1
     index_column: str | None = None  # the id column of the data files, written beside predictions
     zero_shot: bool = False  # score endings by a causal LM's mean log-likelihood (no new head)
+    # What scores a (context, ending) pair: model (the architecture's own head: BERT's pooler on [CLS], a decoder's
+    # last token), mean (the mean of the last hidden states), auto (mean for a sentence-transformers backbone that mean-pools)
+    pooling: Literal["auto", "model", "mean"] = "auto"
 
 
 @dataclass
@@ -98,7 +103,7 @@ class ChoiceCollator:
         return out
 
 
-class MultipleChoiceAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCard):
+class MultipleChoiceAdapter(PooledHead, Adapter, PredictionFiles, CommandLineInput, ModelCard):
     Options = MultipleChoiceOptions
     model_class = MultipleChoiceModel
     hub_tag = "multiple-choice"  # transformers has no multiple-choice pipeline: the card shows the model call
@@ -114,7 +119,13 @@ class MultipleChoiceAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCar
             raise InputError(f"config key 'ending_columns': {len(o.ending_columns)} columns but num_choices is "
                              f"{o.num_choices}. Give one column per choice.")
         if o.zero_shot:
+            if o.pooling == "mean":
+                raise InputError("pooling=mean with zero_shot=true: zero-shot scoring reads the language model's "
+                                 "likelihood of each ending, no pooled head. Drop one of them.")
             self.model_class = LikelihoodChoiceScorer
+
+    def backbone_note(self, path: str) -> str | None:
+        return None if self.options.zero_shot else super().backbone_note(path)
 
     # -- labels and checks ----------------------------------------------------------------------
     def prepare_tokenizer(self, tokenizer):
@@ -289,8 +300,9 @@ class MultipleChoiceAdapter(Adapter, PredictionFiles, CommandLineInput, ModelCar
             ("", "The glass slipped off the table. It")
         endings = ", ".join(f'"{start}{e}"' for e in ("shattered on the floor.", "flew back up to the shelf.",
                                                        "sang a quiet song.", "became a table."))
+        remote, note = pooling.card_remote_code(folder)
         return CARD_USAGE.format(cls="AutoModelForMultipleChoice" if encoder else "AutoModelForSequenceClassification",
-                                 name=name, context=context, endings=endings, call=ENCODER_CALL if encoder else DECODER_CALL)
+                                 name=name, remote=remote, note=note, context=context, endings=endings, call=ENCODER_CALL if encoder else DECODER_CALL)
 
     # -- command line -------------------------------------------------------------------------------
     def examples_from_flags(self, flags):

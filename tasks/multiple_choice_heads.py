@@ -16,16 +16,13 @@ have no such class, so:
 from __future__ import annotations
 
 import torch
-from transformers import (
-    AutoConfig,
-    AutoModelForCausalLM,
-    AutoModelForMultipleChoice,
-    AutoModelForSequenceClassification,
-)
+from transformers import AutoModelForCausalLM
 from transformers.modeling_outputs import MultipleChoiceModelOutput
 from transformers.models.auto.modeling_auto import MODEL_FOR_MULTIPLE_CHOICE_MAPPING
 
 from finetune.errors import InputError
+from finetune.models import mean_pooling
+from finetune.models.pooling import load as load_head
 from finetune.models.wrapper import Wrapper
 
 
@@ -41,9 +38,9 @@ class DecoderForMultipleChoice(Wrapper):
     inner_name = "scorer"
 
     @classmethod
-    def from_pretrained(cls, path, **kwargs):
+    def from_pretrained(cls, path, pooling="model", **kwargs):
         kwargs = {**kwargs, "num_labels": 1, "id2label": {0: "score"}, "label2id": {"score": 0}}
-        return cls(AutoModelForSequenceClassification.from_pretrained(path, **kwargs))
+        return cls(load_head(path, pooling, mean_pooling.SEQUENCE, **kwargs))
 
     def forward(self, input_ids, attention_mask=None, **rest) -> MultipleChoiceModelOutput:
         flat, batch, choices = _flatten({"input_ids": input_ids, "attention_mask": attention_mask, **rest})
@@ -82,11 +79,13 @@ class LikelihoodChoiceScorer(Wrapper):
 class MultipleChoiceModel:
     """The adapter's model class: transformers' own multiple-choice class where the architecture
     has one, the decoder head otherwise (a trained decoder reloads the same way: it was saved as
-    its ...ForSequenceClassification)."""
+    its ...ForSequenceClassification). pooling="mean": either one on the mean of the last hidden
+    states (finetune.models.mean_pooling); a folder saved mean-pooled reloads mean-pooled."""
 
     @staticmethod
-    def from_pretrained(path, trust_remote_code=False, **kwargs):
-        config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
-        if type(config) in MODEL_FOR_MULTIPLE_CHOICE_MAPPING:
-            return AutoModelForMultipleChoice.from_pretrained(path, trust_remote_code=trust_remote_code, **kwargs)
-        return DecoderForMultipleChoice.from_pretrained(path, trust_remote_code=trust_remote_code, **kwargs)
+    def from_pretrained(path, pooling="model", trust_remote_code=False, **kwargs):
+        config = mean_pooling.load_config(path, trust_remote_code=trust_remote_code)
+        if mean_pooling.architecture(config) in MODEL_FOR_MULTIPLE_CHOICE_MAPPING:
+            return load_head(path, pooling, mean_pooling.MULTIPLE_CHOICE, trust_remote_code, **kwargs)
+        return DecoderForMultipleChoice.from_pretrained(path, pooling=pooling, trust_remote_code=trust_remote_code,
+                                                        **kwargs)

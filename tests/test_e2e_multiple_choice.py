@@ -27,9 +27,10 @@ def codah_run(real_data, tmp_path_factory):
 
 def test_codah_short_finetune_beats_chance(codah_run):
     metrics = json.loads((codah_run / "metrics.json").read_text())["metrics"]
-    # Measured: 0.403 on the first 300 dev questions after 800 training questions (50 steps of 16);
-    # chance is 0.25 (one sd on 300 questions: 0.025). The full 3-epoch run reaches 0.543 on all of dev.
-    assert metrics["accuracy"] >= 0.33
+    # Measured: 0.440 on the first 300 dev questions after 800 training questions (50 steps of 16), each pair
+    # scored on the mean of its token vectors (pooling=auto); 0.403 with BERT's pooler on [CLS]. Chance is 0.25
+    # (one sd on 300 questions: 0.025).
+    assert metrics["accuracy"] >= 0.37
 
 
 def test_codah_export_scores_real_questions_as_the_toolkit(codah_run, real_data, tmp_path):
@@ -38,7 +39,10 @@ def test_codah_export_scores_real_questions_as_the_toolkit(codah_run, real_data,
     exported = tmp_path / "export"
     assert run_cli("export", str(codah_run), "--out", str(exported)).returncode == 0
     tokenizer = AutoTokenizer.from_pretrained(exported)
-    model = AutoModelForMultipleChoice.from_pretrained(exported).eval()
+    # MiniLM mean-pools (pooling=auto): the folder carries mean_pooling.py, which transformers runs only when trusted
+    with pytest.raises(ValueError, match="trust_remote_code"):
+        AutoModelForMultipleChoice.from_pretrained(exported)
+    model = AutoModelForMultipleChoice.from_pretrained(exported, trust_remote_code=True).eval()
     questions = list(csv.reader((real_data / "codah" / "fold_0" / "dev.tsv").open(encoding="utf-8"),
                                 delimiter="\t", quoting=csv.QUOTE_NONE))[:12]
     predicted = list(csv.DictReader((codah_run / "predictions.tsv").open(encoding="utf-8"), delimiter="\t"))[:12]

@@ -1,4 +1,5 @@
-"""What a sequence classifier pools (the `pooling` key of classification tasks), and its loader.
+"""What a sequence classifier or multiple-choice scorer pools (the `pooling` key of classification and
+multiple-choice tasks), and their loader.
 
 pooling=auto follows the backbone: a sentence-transformers folder (modules.json naming a Pooling
 module whose config mean-pools, as all-MiniLM-L6-v2's does) gets pooling=mean; any other backbone
@@ -10,11 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from transformers import AutoModelForSequenceClassification
+from transformers import AutoModelForMultipleChoice, AutoModelForSequenceClassification
 from transformers.utils import cached_file
 
 from finetune.errors import InputError
-from finetune.models.mean_pooling import MODEL_TYPE, load_config, mean_pooled_class
+from finetune.models.mean_pooling import MODEL_TYPE, MULTIPLE_CHOICE, SEQUENCE, load_config, mean_pooled_class
 from finetune.models.prompt_tuning import METHODS as PROMPT_METHODS
 
 
@@ -63,7 +64,7 @@ def card_remote_code(folder) -> tuple[str, str]:
     """(pipeline argument, comment line) of a model card's code for a saved folder."""
     if (_read_json(str(folder), "config.json") or {}).get("model_type") != MODEL_TYPE:
         return "", ""
-    return ", trust_remote_code=True", ("# The classifier reads the mean of the token vectors: mean_pooling.py in "
+    return ", trust_remote_code=True", ("# The head reads the mean of the token vectors: mean_pooling.py in "
                                         "the folder (trust_remote_code)\n")
 
 
@@ -72,21 +73,27 @@ def describe(pooling: str, why: str) -> str:
     return f"Pooling: {what} ({why})"
 
 
+def load(path: str, pooling: str, head: str, trust_remote_code: bool = False, **kwargs) -> Any:
+    """transformers' auto class of the head, or its mean-pooled variant when asked (pooling="mean" for
+    a new head) or when the folder's config.json is mean_pooling.py's (its model_type)."""
+    config = load_config(path, trust_remote_code=trust_remote_code)
+    if pooling != "mean" and config.model_type != MODEL_TYPE:
+        auto_class = AutoModelForMultipleChoice if head == MULTIPLE_CHOICE else AutoModelForSequenceClassification
+        return auto_class.from_pretrained(path, trust_remote_code=trust_remote_code, **kwargs)
+    try:
+        model = mean_pooled_class(config, head).from_pretrained(path, **kwargs)
+        model.check_head()
+    except ValueError as exc:
+        raise InputError(f"pooling=mean on {path} ({type(config).__name__}): {exc} Set pooling=model.") from exc
+    return model
+
+
 class SequenceClassifier:
-    """Classification's model_class: transformers' auto class, or its mean-pooled variant when asked
-    (pooling="mean" for a new head) or when the folder's config.json is mean_pooling.py's (its model_type)."""
+    """Classification's model_class (pooling: load's)."""
 
     # what loads the folders in plain transformers (trust_remote_code=True for a mean-pooled one)
     plain_class = AutoModelForSequenceClassification
 
     @staticmethod
     def from_pretrained(path: str, pooling: str = "model", trust_remote_code: bool = False, **kwargs) -> Any:
-        config = load_config(path, trust_remote_code=trust_remote_code)
-        if pooling != "mean" and config.model_type != MODEL_TYPE:
-            return AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=trust_remote_code, **kwargs)
-        try:
-            model = mean_pooled_class(config).from_pretrained(path, **kwargs)
-            model.check_head()
-        except ValueError as exc:
-            raise InputError(f"pooling=mean on {path} ({type(config).__name__}): {exc} Set pooling=model.") from exc
-        return model
+        return load(path, pooling, SEQUENCE, trust_remote_code, **kwargs)
