@@ -37,7 +37,7 @@ from finetune.errors import InputError
 from finetune.metrics import ner as ner_metrics
 from finetune.models import backbones, prompt_tuning
 from tasks import card_code
-from tasks import class_weights
+from tasks import class_weights, ner_context
 from tasks.base import Adapter, column_texts, require_columns
 from tasks.class_weights import ClassWeights
 from tasks.ner_crf import Crf
@@ -66,6 +66,10 @@ class NerOptions:
     # A linear-chain CRF on the tagger: transitions learned (invalid BIO moves forbidden), Viterbi
     # over each whole sentence's words; exported beside the weights as crf.safetensors.
     crf: bool = False
+    # Subword tokens of the surrounding sentences of the same document encoded on each side of a
+    # sentence, as context only (FLERT; tasks/ner_context.py); 0: each sentence alone.
+    document_context: int = 0
+    document_column: str = "document"  # the rows' documents (CoNLL files: their -DOCSTART- sections)
 
 
 def window_starts(length: int, room: int, stride: int) -> list[int]:
@@ -196,6 +200,8 @@ class NerAdapter(Crf, ClassWeights, Adapter, PredictionFiles, CommandLineInput, 
             ids = [index[tag] for row, sentence in enumerate(train) if splits["train"].kept(row)
                    for tag in sentence] if train is not None else None
             self.weights = class_weights.resolve(o.class_weights, self.labels, ids)
+        if o.document_context:
+            ner_context.add_to_splits(splits, o)
 
     def _to_bio(self, split: RawSplit, tags: list[list[str]]) -> list[list[str]]:
         scheme = self.options.tag_scheme
@@ -221,6 +227,7 @@ class NerAdapter(Crf, ClassWeights, Adapter, PredictionFiles, CommandLineInput, 
         o = self.options
         max_length = self.config.data.max_seq_length
         encoded = tokenizer(batch[o.tokens_column], is_split_into_words=True, truncation=False)
+        contexts = ner_context.token_ids(batch, tokenizer) if ner_context.BEFORE in batch else None
         all_tags = batch.get(o.tags_column)
         token_keys = [key for key in encoded.keys() if key != "length"]
         edges = ["sentence_edges"] if o.crf else []  # crf=true: whether a window's words open and close the sentence
@@ -243,16 +250,21 @@ class NerAdapter(Crf, ClassWeights, Adapter, PredictionFiles, CommandLineInput, 
             for k, w in enumerate(body):
                 first_of.setdefault(w, k)
             owners = owner_windows([first_of[w] for w in body], starts, room, len(body))
+            left, right = [], []  # document_context: tokens around a sentence that fits one window
+            if contexts is not None and len(starts) == 1:
+                left, right = ner_context.fit(contexts[0][i], contexts[1][i], room - len(body), o.document_context)
+            before, after = head + len(left), len(right) + tail  # positions that are not the sentence's
             for window, a in enumerate(starts):
                 b = min(a + room, len(body))
                 own = [owners[k] == window for k in range(a, b)]
                 for key in token_keys:
                     values = encoded[key][i]
-                    out[key].append(values[:head] + values[head + a:head + b] + values[len(values) - tail:])
-                out["word_index"].append([SPECIAL] * head + [word_index[k] if mine else CONTINUATION
-                                                             for k, mine in zip(range(a, b), own)] + [SPECIAL] * tail)
-                out["labels"].append([IGNORED] * head + [labels[k] if mine else IGNORED
-                                                         for k, mine in zip(range(a, b), own)] + [IGNORED] * tail)
+                    out[key].append(values[:head] + ner_context.filler(key, left) + values[head + a:head + b]
+                                    + ner_context.filler(key, right) + values[len(values) - tail:])
+                out["word_index"].append([SPECIAL] * before + [word_index[k] if mine else CONTINUATION
+                                                               for k, mine in zip(range(a, b), own)] + [SPECIAL] * after)
+                out["labels"].append([IGNORED] * before + [labels[k] if mine else IGNORED
+                                                           for k, mine in zip(range(a, b), own)] + [IGNORED] * after)
                 out["example_index"].append(indices[i])
                 if edges:
                     out["sentence_edges"].append([not body or owners[0] == window, not body or owners[-1] == window])

@@ -1,8 +1,9 @@
 """Token-per-line "CoNLL column" files (NER): one token a line, blank lines between sentences.
 
 CoNLL-2003 has 4 space-separated columns (word POS chunk NER) and `-DOCSTART-` lines between
-documents; WNUT-17 has 2 tab-separated columns; Resume NER one Chinese character a line. The tag is
-always the LAST column; a file with a single column (words only) is prediction input.
+documents (read into a `document` column, for NER's document_context); WNUT-17 has 2
+tab-separated columns; Resume NER one Chinese character a line. The tag is always the LAST
+column; a file with a single column (words only) is prediction input.
 
 Only spaces and tabs separate columns: a token may itself be another Unicode space (U+3000,
 U+00A0) or invisible (U+200B, U+FEFF inside a word, as in WNUT-17 dev), and stays one token.
@@ -56,7 +57,8 @@ def _wrong_columns(path: str, number: int, got: int, want: int, first: int, firs
 
 
 def read_conll(path: str, gold_column: bool = False, skipped: list[str] | None = None) -> tuple[Dataset, list[int]]:
-    """One row a sentence: `tokens`, and `tags` (the last column) when the file has 2+ columns.
+    """One row a sentence: `tokens`, and `tags` (the last column) when the file has 2+ columns;
+    `document` (the number of -DOCSTART- lines before the sentence) when the file has them.
     gold_column: also `gold`, the column before the last, as conlleval reads `word ... gold predicted`.
     skipped=None: a malformed line (wrong column count, not UTF-8) stops the run; a list
     (data.bad_rows=skip): the sentence that holds it is left out and the line described there.
@@ -69,8 +71,10 @@ def read_conll(path: str, gold_column: bool = False, skipped: list[str] | None =
     want, first = _column_count(rows)
     first_token_line = next((n for n, c in enumerate(rows, 1) if c is not None and c[0] != DOCSTART), 0)
     sentences: list[tuple[int, list[list[str]]]] = []  # (first line, columns of each token line)
+    documents: list[int] = []  # the document of each sentence: the -DOCSTART- lines before it
     current: list[list[str]] = []
     start, broken = 0, False  # broken: the current sentence holds a skipped line
+    starts_seen = 0
     for number, columns in enumerate(rows + [None], start=1):  # a final None ends the last sentence
         if number in bad:  # recorded by decode_lines
             broken = True
@@ -79,7 +83,9 @@ def read_conll(path: str, gold_column: bool = False, skipped: list[str] | None =
         if columns is None or columns[0] == DOCSTART:
             if current and not broken:
                 sentences.append((start, current))
+                documents.append(starts_seen)
             current, start, broken = [], 0, False
+            starts_seen += columns is not None
             continue
         if len(columns) != want:
             message = _wrong_columns(path, number, len(columns), want, first, first_token_line)
@@ -96,10 +102,12 @@ def read_conll(path: str, gold_column: bool = False, skipped: list[str] | None =
     columns_read = {"tokens": [[c[0] for c in s] for _, s in sentences]}
     if want > 1:
         columns_read["tags"] = [[c[-1] for c in s] for _, s in sentences]
+    if starts_seen:
+        columns_read["document"] = documents
     if gold_column:
         if want < 3:
             raise InputError(f"{path}: {want} column(s); conlleval's layout is `word ... gold predicted` (3 or more). "
                              f"Give the gold file as well (--references) for `word predicted` files.")
         columns_read["gold"] = [[c[-2] for c in s] for _, s in sentences]
-    features = Features({name: _STRINGS for name in columns_read})
+    features = Features({name: Value("int32") if name == "document" else _STRINGS for name in columns_read})
     return Dataset.from_dict(columns_read, features=features), [line for line, _ in sentences]

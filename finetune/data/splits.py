@@ -35,6 +35,7 @@ from finetune.data.text_files import decode, load_builder, none_left
 from finetune.errors import InputError
 
 SAMPLE_DIR = ROOT / "samples"
+TYPED = "command line"  # the location of a split of texts typed on the command line (predict --text)
 
 
 @dataclass

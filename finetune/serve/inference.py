@@ -97,7 +97,7 @@ def predict(target: str, overrides: list[str], input_file: str | None = None, fl
     typed_examples = examples_from_flags(config, flags or {})
     given = None
     if typed_examples is not None:
-        given = {"test": data_io.RawSplit("test", typed_examples, "file", "command line")}
+        given = {"test": data_io.RawSplit("test", typed_examples, "file", data_io.TYPED)}
     elif input_file:
         config.data.test = str(Path(input_file).resolve())
         config.data.source = "files"

@@ -1,0 +1,116 @@
+"""document_context (FLERT): the words of the sentences around a sentence in its document, encoded
+as context only: where they come from (CoNLL -DOCSTART- sections, a document column, a hub copy's
+-DOCSTART- rows), how many tokens fit, the encoded layout, and a tagger that needs them to decide."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from conftest import run_cli
+from datasets import Dataset
+from test_ner import IGNORED, SPECIAL, _bert_tokenizer, encode, make_adapter, ner_args, ner_bert  # noqa: F401
+
+from finetune.data.conll import read_conll
+from finetune.data.splits import RawSplit
+from finetune.errors import InputError
+from tasks import ner_context
+
+
+def test_conll_documents_are_the_docstart_sections(tmp_path):
+    path = tmp_path / "a.conll"
+    path.write_text("-DOCSTART- -X- -X- O\n\na O\n\nb O\n-DOCSTART- -X- -X- O\nc O\n\n")
+    assert read_conll(str(path))[0]["document"] == [1, 1, 2]
+    path.write_text("a O\n\nb O\n")
+    assert "document" not in read_conll(str(path))[0].column_names  # no -DOCSTART-: no documents marked
+
+
+def test_context_words_stay_inside_the_document_and_take_the_nearest_words():
+    tokens = [["a", "b"], ["c"], ["d", "e", "f"], ["g"], ["h", "i"]]
+    before, after = ner_context.context_words(tokens, [1, 1, 1, 2, 2], size=2)
+    assert before == [[], ["a", "b"], ["b", "c"], [], ["g"]]
+    assert after == [["c", "d", "e", "f"][:2], ["d", "e"], [], ["h", "i"], []]
+    # a hub copy keeps -DOCSTART- as rows: they are the edges, with no context of their own
+    hub = [["-DOCSTART-"], ["a"], ["b"], ["-DOCSTART-"], ["c"]]
+    split = RawSplit("train", Dataset.from_dict({"tokens": hub}), "hub", "eriktks/conll2003")
+    marks = ner_context.documents(split, hub, "document")
+    assert marks == [None, 1, 1, None, 2]
+    before, after = ner_context.context_words(hub, marks, size=5)
+    assert before == [[], [], ["a"], [], []] and after == [[], ["b"], [], [], []]
+
+
+def test_fit_keeps_the_nearest_tokens_within_the_room_and_gives_unused_room_to_the_other_side():
+    before, after = [1, 2, 3, 4, 5], [6, 7]
+    assert ner_context.fit(before, after, free=100, size=4) == ([2, 3, 4, 5], [6, 7])
+    assert ner_context.fit(before, after, free=6, size=4) == ([2, 3, 4, 5], [6, 7])
+    assert ner_context.fit(before, after, free=3, size=4) == ([4, 5], [6])
+    assert ner_context.fit(before, [], free=3, size=4) == ([3, 4, 5], [])  # the other side's share
+    assert ner_context.fit(before, after, free=0, size=4) == ([], [])
+
+
+def test_context_tokens_sit_around_the_sentence_with_no_label_and_no_word(tmp_path):
+    tokenizer = _bert_tokenizer(tmp_path)
+    adapter = make_adapter(document_context=4)
+    batch = {"tokens": [["john", "met"]], "tags": [["B-PER", "O"]],
+             ner_context.BEFORE: [["paris", "and", "london", "."]], ner_context.AFTER: [["mary", "said"]]}
+    out = adapter.encode(batch, [0], tokenizer, "train")
+    assert tokenizer.convert_ids_to_tokens(out["input_ids"][0]) == [
+        "[CLS]", "paris", "and", "london", ".", "john", "met", "mary", "said", "[SEP]"]
+    assert out["labels"][0] == [IGNORED] * 5 + [adapter.labels.index("B-PER"), 0] + [IGNORED] * 3
+    assert out["word_index"][0] == [SPECIAL] * 5 + [0, 1] + [SPECIAL] * 3
+    assert out["attention_mask"][0] == [1] * 10 and out["token_type_ids"][0] == [0] * 10
+    # the room max_seq_length leaves: 8 tokens less [CLS], [SEP] and the sentence's 2 = 4, split 2 / 2
+    short = make_adapter(document_context=4, **{"data.max_seq_length": 8}).encode(batch, [0], tokenizer, "train")
+    assert tokenizer.convert_ids_to_tokens(short["input_ids"][0]) == [
+        "[CLS]", "london", ".", "john", "met", "mary", "said", "[SEP]"]
+    # without the option (or for a sentence cut into windows) nothing is added
+    assert encode(make_adapter(), tokenizer, [["john", "met"]])["input_ids"][0] == \
+        tokenizer(["john", "met"], is_split_into_words=True)["input_ids"]
+
+
+def test_a_train_split_without_documents_is_refused_and_another_is_encoded_alone(capsys):
+    adapter = make_adapter(document_context=8)
+    rows = Dataset.from_dict({"tokens": [["john"]], "tags": [["B-PER"]]})
+    with pytest.raises(InputError, match=r"document_context=8: the train split \(train.conll\) marks no documents"):
+        ner_context.add_to_splits({"train": RawSplit("train", rows, "file", "train.conll")}, adapter.options)
+    marked = Dataset.from_dict({"tokens": [["john"], ["met"]], "tags": [["B-PER"], ["O"]], "document": [3, 3]})
+    splits = {"train": RawSplit("train", marked, "file", "train.conll"), "validation": RawSplit("validation", rows, "file", "dev.conll")}
+    ner_context.add_to_splits(splits, adapter.options)
+    assert splits["train"].dataset[ner_context.BEFORE] == [[], ["john"]]
+    assert ner_context.BEFORE not in splits["validation"].dataset.column_names
+    assert "validation: no documents marked in dev.conll: its sentences are encoded without context" in capsys.readouterr().err
+
+
+def _documents(n: int, seed: int) -> str:
+    """CoNLL documents of two sentences: a cue sentence (two people, or two places) and
+    "jones said .", where jones is a person after people and a place after places: the tag of
+    jones is decided by the other sentence alone, which comes before or after it."""
+    rng = random.Random(seed)
+    blocks = []
+    for _ in range(n):
+        kind = rng.choice(["PER", "LOC"])
+        names = rng.sample(["john", "mary", "smith"] if kind == "PER" else ["paris", "london", "berlin"], 2)
+        cue = [(names[0], f"B-{kind}"), ("and", "O"), (names[1], f"B-{kind}"), (".", "O")]
+        ambiguous = [("jones", f"B-{kind}"), ("said", "O"), (".", "O")]
+        sentences = [cue, ambiguous] if rng.random() < 0.5 else [ambiguous, cue]
+        blocks.append("-DOCSTART-\tO\n\n" + "\n".join("".join(f"{w}\t{t}\n" for w, t in s) for s in sentences))
+    return "\n".join(blocks)
+
+
+def test_a_tagger_with_document_context_tags_what_the_sentence_alone_cannot_decide(ner_bert, tmp_path):  # noqa: F811
+    files = {}
+    for name, n, seed in (("train", 120, 1), ("dev", 40, 2), ("test", 10, 3)):
+        files[name] = tmp_path / f"{name}.conll"
+        files[name].write_text(_documents(n, seed))
+    scores = {}
+    for size in (0, 8):
+        args = ner_args(files, ner_bert, tmp_path, run_name=f"context{size}", document_context=size, train__epochs=8)
+        result = run_cli("train", "wnut17", *args)
+        assert result.returncode == 0, result.stderr
+        scores[size] = json.loads((tmp_path / f"context{size}" / "metrics.json").read_text())["metrics"]["f1"]
+    # alone, "jones said ." is a person or a place at random: a sixth of the entities are a coin toss
+    assert scores[0] <= 0.93
+    assert scores[8] >= 0.98
+    predicted = (tmp_path / "context8" / "predictions.conll").read_text().split("\n\n")
+    assert len([s for s in predicted if s.strip()]) == 80  # every sentence predicted once, context never tagged
