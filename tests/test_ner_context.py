@@ -114,3 +114,9 @@ def test_a_tagger_with_document_context_tags_what_the_sentence_alone_cannot_deci
     assert scores[8] >= 0.98
     predicted = (tmp_path / "context8" / "predictions.conll").read_text().split("\n\n")
     assert len([s for s in predicted if s.strip()]) == 80  # every sentence predicted once, context never tagged
+    # predict RUN gives the test file's sentences their documents too; the card says what the model read
+    run = tmp_path / "context8"
+    assert run_cli("predict", str(run)).returncode == 0
+    assert json.loads((run / "test_metrics.json").read_text())["metrics"]["f1"] >= 0.98
+    assert run_cli("export", str(run), "--out", str(tmp_path / "export")).returncode == 0
+    assert "up to 8 subword tokens of the sentences around it" in (tmp_path / "export" / "README.md").read_text()

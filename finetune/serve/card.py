@@ -119,6 +119,15 @@ def _threshold_line(config: dict) -> str:
             f"best on dev (stored in `{RUN_CONFIG_NAME}` as `null_threshold`).")
 
 
+def _context_line(config: dict) -> str:
+    if not config.get("document_context"):
+        return ""
+    return (f"\n\nEach sentence was read with up to {config['document_context']} subword tokens of the sentences around it "
+            f"in its document (`document_context`, FLERT), as context only. `python -m finetune predict` gives the "
+            f"sentences of a CoNLL file the same context; the code below tags a text alone, as a sentence with no "
+            f"document.")
+
+
 def _vocabulary_section(config: dict, summary: dict) -> str:
     """What vocab.add_tokens did, from the run's metrics.json (absent: the tokenizer is the base model's)."""
     record = summary.get("vocabulary")
@@ -212,7 +221,7 @@ Best checkpoint (step {summary.get('best_step')} of {summary.get('steps')}); pri
 ## Training
 
 {hyper}; seed={config.get('seed')}; max_seq_length={config.get('data', {}).get('max_seq_length')};
-training took {summary.get('train_seconds')} s. The full resolved config is in `{RUN_CONFIG_NAME}`.{_threshold_line(config)}{_vocabulary_section(config, summary)}
+training took {summary.get('train_seconds')} s. The full resolved config is in `{RUN_CONFIG_NAME}`.{_threshold_line(config)}{_context_line(config)}{_vocabulary_section(config, summary)}
 
 ## Use
 
