@@ -40,8 +40,8 @@ from tasks.roles import CommandLineInput, ModelCard, PredictionFiles
 
 CARD_USAGE = """import torch
 from transformers import AutoTokenizer, {cls}
-tokenizer = AutoTokenizer.from_pretrained("{name}")
-{note}model = {cls}.from_pretrained("{name}"{remote}).eval()
+{note}tokenizer = AutoTokenizer.from_pretrained("{name}"{remote})
+model = {cls}.from_pretrained("{name}"{remote}).eval()
 context = "{context}"
 endings = [{endings}]
 {call}print(endings[int(scores.argmax())])"""

@@ -83,6 +83,8 @@ def test_a_swag_run_on_a_mean_pooling_backbone_mean_pools_through_export_onnx_an
     assert result.returncode == 0, result.stderr  # the ONNX graph's parity check passed
     card = (export / "README.md").read_text()
     assert 'AutoModelForMultipleChoice.from_pretrained("export", trust_remote_code=True)' in card
+    # the tokenizer too: AutoTokenizer reads config.json, whose auto_map makes transformers ask before it goes on
+    assert 'AutoTokenizer.from_pretrained("export", trust_remote_code=True)' in card
     # plain transformers scores the dev set as the run did (predictions.tsv)
     tokenizer = AutoTokenizer.from_pretrained(export)
     model = AutoModelForMultipleChoice.from_pretrained(export, trust_remote_code=True).eval()

@@ -61,7 +61,9 @@ def resolve(pooling: str, path: str, peft_method: str) -> tuple[str, str]:
 
 
 def card_remote_code(folder) -> tuple[str, str]:
-    """(pipeline argument, comment line) of a model card's code for a saved folder."""
+    """(from_pretrained / pipeline argument, comment line) of a model card's code for a saved folder.
+    The argument goes to AutoTokenizer as well: it reads config.json, and without it transformers
+    stops to ask whether to run the code that config's auto_map names."""
     if (_read_json(str(folder), "config.json") or {}).get("model_type") != MODEL_TYPE:
         return "", ""
     return ", trust_remote_code=True", ("# The head reads the mean of the token vectors: mean_pooling.py in "
