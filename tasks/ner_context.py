@@ -54,7 +54,7 @@ def context_words(tokens: list[list[str]], marks: list, size: int) -> tuple[list
         while document is not None and k < len(marks) and marks[k] == document and len(right) < size:
             right = right + tokens[k]
             k += 1
-        before.append(left[-size:] if left else [])
+        before.append(left[-size:])
         after.append(right[:size])
     return before, after
 

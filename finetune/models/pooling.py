@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from transformers import AutoModelForMultipleChoice, AutoModelForSequenceClassification
+import transformers
+from transformers import AutoModelForSequenceClassification
 from transformers.utils import cached_file
 
 from finetune.errors import InputError
-from finetune.models.mean_pooling import MODEL_TYPE, MULTIPLE_CHOICE, SEQUENCE, load_config, mean_pooled_class
+from finetune.models.mean_pooling import HEADS, MODEL_TYPE, SEQUENCE, load_config, mean_pooled_class
 from finetune.models.prompt_tuning import METHODS as PROMPT_METHODS
 
 
@@ -80,7 +81,7 @@ def load(path: str, pooling: str, head: str, trust_remote_code: bool = False, **
     a new head) or when the folder's config.json is mean_pooling.py's (its model_type)."""
     config = load_config(path, trust_remote_code=trust_remote_code)
     if pooling != "mean" and config.model_type != MODEL_TYPE:
-        auto_class = AutoModelForMultipleChoice if head == MULTIPLE_CHOICE else AutoModelForSequenceClassification
+        auto_class = getattr(transformers, HEADS[head][0])  # the head's own auto class
         return auto_class.from_pretrained(path, trust_remote_code=trust_remote_code, **kwargs)
     try:
         model = mean_pooled_class(config, head).from_pretrained(path, **kwargs)
