@@ -192,6 +192,11 @@ def validate(config: RunConfig, where: str) -> None:
         raise InputError(f"{where}: lora.dropout must be in [0, 1), got {config.lora.dropout}.")
     if t.lr <= 0:
         raise InputError(f"{where}: train.lr must be positive, got {t.lr}.")
+    if t.embedding_lr is not None and not (math.isfinite(t.embedding_lr) and t.embedding_lr > 0):
+        raise InputError(f"{where}: train.embedding_lr must be a positive number (or null for train.lr), got {t.embedding_lr}.")
+    if t.layer_lr_decay is not None and not 0 < t.layer_lr_decay <= 1:
+        raise InputError(f"{where}: train.layer_lr_decay must be in (0, 1] (0.8 to 0.95 is usual), or null for one rate "
+                         f"throughout; got {t.layer_lr_decay}.")
     if t.weight_decay < 0:
         raise InputError(f"{where}: train.weight_decay must not be negative, got {t.weight_decay}.")
     if t.max_grad_norm is not None and t.max_grad_norm <= 0:

@@ -63,6 +63,10 @@ class TrainConfig:
     # The input embedding matrix's peak learning rate (null: train.lr). Rows that vocab.add_tokens
     # added start far from where they must go; a higher rate here lets them get there in a few epochs.
     embedding_lr: float | None = None
+    # Layer-wise learning-rate decay (ELECTRA; Zhang et al. 2021): the head and the top layer train at
+    # train.lr, each layer below at this factor times the one above, the embeddings below the lowest
+    # (0.9 on 6 layers: embeddings at 0.53 x). null: one rate for the whole model.
+    layer_lr_decay: float | None = None
     weight_decay: float = 0.01  # AdamW's decoupled weight decay; biases and norm weights get none
     warmup_ratio: float = 0.0  # the fraction of optimizer steps that warm the learning rate up from 0
     warmup_steps: int | None = None  # overrides warmup_ratio when set
