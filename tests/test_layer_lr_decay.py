@@ -1,6 +1,6 @@
 """train.layer_lr_decay: each parameter's rate by its depth (BERT, GPT-2, Llama, under LoRA too),
 AdamW's first step moves each layer by its own rate, the schedule keeps the ratios, a run records
-it, and bad values exit 2 naming the key."""
+it (config.yaml, the model card), and bad values exit 2 naming the key."""
 
 from __future__ import annotations
 
@@ -125,6 +125,9 @@ def test_a_run_records_it_and_trains(sentiment_data, tiny_bert, tmp_path, capsys
     assert yaml.safe_load((run / "config.yaml").read_text())["train"]["layer_lr_decay"] == 0.8
     logged = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert any("loss" in r for r in logged)
+    assert main(["export", str(run), "--out", str(tmp_path / "exported")]) == 0, capsys.readouterr().err
+    card = (tmp_path / "exported" / "README.md").read_text()
+    assert "lr=0.01, weight_decay" in card and "layer_lr_decay=0.8" in card and "embedding_lr" not in card
 
 
 @pytest.mark.parametrize("override, words", [

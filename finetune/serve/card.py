@@ -190,6 +190,8 @@ def model_card(config: dict, summary: dict, adapter, folder: Path, name: str, te
         for split, d in summary.get("data", {}).items())
     hyper = ", ".join(f"{k}={train[k]}" for k in ("epochs", "max_steps", "batch_size", "lr", "weight_decay", "warmup_ratio",
                                                    "scheduler", "grad_accum", "max_grad_norm", "precision") if k in train)
+    # rates other than train.lr, only where a run had them
+    hyper += "".join(f", {k}={train[k]}" for k in ("embedding_lr", "layer_lr_decay") if train.get(k) is not None)
     flags = " ".join(f'{flag.name} "..."' for flag in registry.task(config.get("adapter", "")).predict_flags) or "--input FILE"
     shown = [m for m in (adapter.headline_metrics or list(metrics)) if m != "loss"]
     head = header(config, summary, adapter, name, test)
