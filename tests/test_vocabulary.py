@@ -75,7 +75,10 @@ def _args(data, model, out, **extra) -> list[str]:
     args = {"model": str(model), "output_dir": str(out), "data.train": str(data["train"]),
             "data.validation": str(data["dev"]), "data.test": str(data["test"]), "train.epochs": "6",
             "train.batch_size": "16", "train.lr": "1e-2", "train.warmup_ratio": "0", "run_name": "zh",
-            "data.max_seq_length": "32", "train.log_every": "8", "tag_scheme": "bio", "vocab.add_tokens": "auto"}
+            "data.max_seq_length": "32", "train.log_every": "8", "tag_scheme": "bio", "vocab.add_tokens": "auto",
+            # the plain tagger (resume_ner.yaml has the CRF): the export is compared with transformers'
+            # pipeline, which tags by each token's argmax (the CRF's export: test_ner_crf.py)
+            "crf": "false"}
     args.update({k.replace("__", "."): str(v) for k, v in extra.items()})
     return [f"{k}={v}" for k, v in args.items()]
 
