@@ -58,9 +58,10 @@ def test_wnut17_short_finetune_scores_dev_and_the_annotated_test(real_data, tmp_
                      "train.epochs=1", "train.lr=1e-4", "train.batch_size=8", env=env, timeout=900)
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "wnut" / "metrics.json").read_text())["metrics"]
-    # Measured: dev F1 0.367 after 1,500 training sentences in batches of 8 (188 steps; in batches
-    # of 16, 94 steps leave it tagging everything O); the full 3-epoch run reaches 0.509.
-    assert metrics["f1"] >= 0.30
+    # Measured: dev F1 0.494 with the CRF (wnut17.yaml's since stop 37; 0.367 with the plain tagger)
+    # after 1,500 training sentences in batches of 8 (188 steps; in batches of 16, 94 steps left the
+    # plain tagger tagging everything O); the full 3-epoch run reaches 0.589 (median of 3 seeds).
+    assert metrics["f1"] >= 0.42
     predicted = run_cli("predict", str(tmp_path / "wnut"), "--out", str(tmp_path / "test.conll"), env=env)
     assert predicted.returncode == 0, predicted.stderr
     scored = run_cli("score", "wnut17", "--predictions", str(tmp_path / "test.conll"))

@@ -95,13 +95,14 @@ def ner_args(data, model, out, **extra) -> list[str]:
     args = {"model": str(model), "output_dir": str(out), "data.train": str(data["train"]),
             "data.validation": str(data["dev"]), "data.test": str(data["test"]), "train.epochs": "10",
             "train.batch_size": "16", "train.lr": "1e-2", "train.warmup_ratio": "0", "run_name": "ner",
-            "data.max_seq_length": "32", "train.log_every": "10", "tag_scheme": "bio"}
+            "data.max_seq_length": "32", "train.log_every": "10", "tag_scheme": "bio",
+            "crf": "false"}  # the plain tagger: the NER configs' CRF has its own tests (test_ner_crf.py)
     args.update({k.replace("__", "."): str(v) for k, v in extra.items()})
     return [f"{k}={v}" for k, v in args.items()]
 
 
 def make_adapter(**options) -> NerAdapter:
-    overrides = [f"{k}={v}" for k, v in options.items()]
+    overrides = [f"{k}={v}" for k, v in {"crf": "false", **options}.items()]  # the plain tagger, as ner_args
     adapter = NerAdapter(load_config("wnut17", overrides))
     adapter.labels = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
     return adapter
