@@ -171,7 +171,8 @@ def validate(config: RunConfig, where: str) -> None:
     if t.keep_last < 0:
         raise InputError(f"{where}: train.keep_last must be 0 or more, got {t.keep_last}.")
     for key, value in [("train.lr", t.lr), ("train.epochs", t.epochs), ("train.weight_decay", t.weight_decay),
-                       ("train.warmup_ratio", t.warmup_ratio), ("train.max_grad_norm", t.max_grad_norm)]:
+                       ("train.warmup_ratio", t.warmup_ratio), ("train.max_grad_norm", t.max_grad_norm),
+                       ("train.embedding_lr", t.embedding_lr)]:
         if value is not None and not math.isfinite(value):
             raise InputError(f"{where}: {key} must be a finite number, got {value}.")
     # These become file and folder names in the run folder: they must not lead out of it.
@@ -192,7 +193,7 @@ def validate(config: RunConfig, where: str) -> None:
         raise InputError(f"{where}: lora.dropout must be in [0, 1), got {config.lora.dropout}.")
     if t.lr <= 0:
         raise InputError(f"{where}: train.lr must be positive, got {t.lr}.")
-    if t.embedding_lr is not None and not (math.isfinite(t.embedding_lr) and t.embedding_lr > 0):
+    if t.embedding_lr is not None and t.embedding_lr <= 0:
         raise InputError(f"{where}: train.embedding_lr must be a positive number (or null for train.lr), got {t.embedding_lr}.")
     if t.layer_lr_decay is not None and not 0 < t.layer_lr_decay <= 1:
         raise InputError(f"{where}: train.layer_lr_decay must be in (0, 1] (0.8 to 0.95 is usual), or null for one rate "
