@@ -201,7 +201,7 @@ class NerAdapter(Crf, ClassWeights, Adapter, PredictionFiles, CommandLineInput, 
                    for tag in sentence] if train is not None else None
             self.weights = class_weights.resolve(o.class_weights, self.labels, ids)
         if o.document_context:
-            ner_context.add_to_splits(splits, o)
+            ner_context.add_to_splits(splits, self.config)
 
     def _to_bio(self, split: RawSplit, tags: list[list[str]]) -> list[list[str]]:
         scheme = self.options.tag_scheme

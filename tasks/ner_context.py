@@ -6,7 +6,8 @@ basketball report).
 
 Documents are the `document` column (consecutive rows with one value; CoNLL files' -DOCSTART-
 sections are read into it), or -DOCSTART- rows where a copy keeps them as sentences. The hub's
-CoNLL-2003 (eriktks/conll2003) drops them: its sentences have no documents to take context from. Up to
+CoNLL-2003 (eriktks/conll2003) drops them: its sentences have no documents to take context from, and
+a model trained on it reads none (add_to_splits). Up to
 `document_context` subword tokens are taken on each side, never across a document's edge, and never
 more than the room max_seq_length leaves beside the sentence (split between the two sides). A
 sentence cut into windows (longer than max_seq_length) has its own context and gets none.
@@ -70,21 +71,27 @@ def add_columns(split: RawSplit, tokens_column: str, document_column: str, size:
     return True
 
 
-def add_to_splits(splits: dict[str, RawSplit], options) -> None:
-    """Context columns on every split that marks documents. The train split must; another split
-    that does not is encoded without context, and the run says so."""
+def add_to_splits(splits: dict[str, RawSplit], config) -> None:
+    """Context columns on every split that marks documents. A train split that marks none (the
+    hub's CoNLL-2003) trains the model without context: document_context is settled to 0 for the
+    whole run (config.yaml says so, and `predict RUN` adds none). Another split that marks none is
+    encoded without context, and the run says so."""
+    options = config.options
     size = options.document_context
     if size < 0:
         raise InputError(f"config key 'document_context': {size}; give a number of tokens, or 0 for none.")
+    train = splits.get("train")
+    if train is not None and train.location != TYPED and documents(
+            train, train.dataset[options.tokens_column], options.document_column) is None:
+        print(f"  train: no documents marked in {train.location} (no -DOCSTART- lines, no "
+              f"'{options.document_column}' column): the model is trained on each sentence alone, "
+              f"document_context={size} -> 0 (recorded in config.yaml).", file=sys.stderr)
+        config.settle("document_context", 0)
+        return
     for name, split in splits.items():
-        if add_columns(split, options.tokens_column, options.document_column, size) or split.location == TYPED:
-            continue
-        if name == "train":
-            raise InputError(f"document_context={size}: the train split ({split.location}) marks no documents (no "
-                             f"-DOCSTART- lines, no '{options.document_column}' column), so its sentences have no "
-                             f"context. Set document_context=0, or give the documents.")
-        print(f"  {name}: no documents marked in {split.location}: its sentences are encoded without context.",
-              file=sys.stderr)
+        if not add_columns(split, options.tokens_column, options.document_column, size) and split.location != TYPED:
+            print(f"  {name}: no documents marked in {split.location}: its sentences are encoded without context.",
+                  file=sys.stderr)
 
 
 def fit(before: list[int], after: list[int], free: int, size: int) -> tuple[list[int], list[int]]:

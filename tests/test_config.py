@@ -397,3 +397,17 @@ def test_cli_unknown_key_exits_2_without_traceback():
     assert "train.epocs" in result.stderr
     assert "train.epochs" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_asked_for_takes_only_the_task_keys_a_run_can_settle(tmp_path):
+    """asked_for is a run's record (RunConfig.settle): a config.yaml with it loads and saves it back;
+    an entry that is not one of the task's keys is refused, naming it."""
+    config = load_config("conll2003", ["asked_for={document_context: 16}", "document_context=0"])
+    assert config.asked_for == {"document_context": 16} and config.options.document_context == 0
+    config.save(tmp_path / "config.yaml")
+    again = load_config(str(tmp_path / "config.yaml"))
+    assert again.asked_for == {"document_context": 16} and again.to_dict()["asked_for"] == {"document_context": 16}
+    with pytest.raises(InputError, match=r"asked_for.train.lr: asked_for records task keys"):
+        load_config("conll2003", ["asked_for={train.lr: 1}"])
+    with pytest.raises(InputError, match=r"asked_for.crf: asked_for records task keys .*\(.*doc_stride"):
+        load_config("squad", ["asked_for={crf: true}"])  # an NER key, not one of SQuAD's

@@ -8,14 +8,18 @@ import json
 import random
 
 import pytest
+import yaml
 from conftest import run_cli
 from datasets import Dataset
 from test_ner import IGNORED, SPECIAL, _bert_tokenizer, encode, make_adapter, ner_args, ner_bert  # noqa: F401
 
 from finetune.data.conll import read_conll
+from finetune.run.folder import RUN_CONFIG_NAME, changed_settings
 from finetune.data.splits import RawSplit
 from finetune.errors import InputError
 from tasks import ner_context
+from tasks.ner import NerAdapter
+from tasks.registry import load_config
 
 
 def test_conll_documents_are_the_docstart_sections(tmp_path):
@@ -69,16 +73,31 @@ def test_context_tokens_sit_around_the_sentence_with_no_label_and_no_word(tmp_pa
         tokenizer(["john", "met"], is_split_into_words=True)["input_ids"]
 
 
-def test_a_train_split_without_documents_is_refused_and_another_is_encoded_alone(capsys):
+def test_a_train_split_without_documents_settles_the_run_to_no_context(capsys):
     adapter = make_adapter(document_context=8)
     rows = Dataset.from_dict({"tokens": [["john"]], "tags": [["B-PER"]]})
-    with pytest.raises(InputError, match=r"document_context=8: the train split \(train.conll\) marks no documents"):
-        ner_context.add_to_splits({"train": RawSplit("train", rows, "file", "train.conll")}, adapter.options)
+    marked = Dataset.from_dict({"tokens": [["john"], ["met"]], "tags": [["B-PER"], ["O"]], "document": [3, 3]})
+    # the hub's copy: no documents in train, so the model reads none, on the dev set (marked) too
+    splits = {"validation": RawSplit("validation", marked, "file", "dev.conll"),
+              "train": RawSplit("train", rows, "hub", "eriktks/conll2003")}
+    ner_context.add_to_splits(splits, adapter.config)
+    assert all(ner_context.BEFORE not in split.dataset.column_names for split in splits.values())
+    assert adapter.options.document_context == 0 and adapter.config.asked_for == {"document_context": 8}
+    saved = adapter.config.to_dict()
+    assert saved["document_context"] == 0 and saved["asked_for"] == {"document_context": 8}
+    assert "document_context=8 -> 0 (recorded in config.yaml)" in capsys.readouterr().err
+    assert "asked_for" not in make_adapter(document_context=8).config.to_dict()  # no settling, no record
+
+
+def test_a_train_split_with_documents_gives_context_and_another_split_is_encoded_alone(capsys):
+    adapter = make_adapter(document_context=8)
+    rows = Dataset.from_dict({"tokens": [["john"]], "tags": [["B-PER"]]})
     marked = Dataset.from_dict({"tokens": [["john"], ["met"]], "tags": [["B-PER"], ["O"]], "document": [3, 3]})
     splits = {"train": RawSplit("train", marked, "file", "train.conll"), "validation": RawSplit("validation", rows, "file", "dev.conll")}
-    ner_context.add_to_splits(splits, adapter.options)
+    ner_context.add_to_splits(splits, adapter.config)
     assert splits["train"].dataset[ner_context.BEFORE] == [[], ["john"]]
     assert ner_context.BEFORE not in splits["validation"].dataset.column_names
+    assert adapter.options.document_context == 8 and adapter.config.asked_for == {}
     assert "validation: no documents marked in dev.conll: its sentences are encoded without context" in capsys.readouterr().err
 
 
@@ -120,3 +139,29 @@ def test_a_tagger_with_document_context_tags_what_the_sentence_alone_cannot_deci
     assert json.loads((run / "test_metrics.json").read_text())["metrics"]["f1"] >= 0.98
     assert run_cli("export", str(run), "--out", str(tmp_path / "export")).returncode == 0
     assert "up to 8 subword tokens of the sentences around it" in (tmp_path / "export" / "README.md").read_text()
+
+
+def test_a_run_on_a_train_file_without_documents_records_and_predicts_without_context(ner_bert, tmp_path):  # noqa: F811
+    files = {name: tmp_path / f"{name}.conll" for name in ("train", "dev", "test")}
+    files["train"].write_text(_documents(20, 1).replace("-DOCSTART-\tO\n\n", ""))  # the hub's copy: no documents
+    files["dev"].write_text(_documents(6, 2))
+    files["test"].write_text(_documents(4, 3))
+    args = ner_args(files, ner_bert, tmp_path, run_name="alone", document_context=8, train__epochs=1)
+    result = run_cli("train", "wnut17", *args)
+    assert result.returncode == 0, result.stderr
+    assert "document_context=8 -> 0" in result.stderr
+    run = tmp_path / "alone"
+    for record in (run / "config.yaml", run / "checkpoints" / "best" / RUN_CONFIG_NAME):
+        saved = yaml.safe_load(record.read_text())
+        assert saved["document_context"] == 0 and saved["asked_for"] == {"document_context": 8}, record
+    # predict RUN reads the run's record: the test file's documents give the model no context it never saw
+    assert NerAdapter(load_config(run / "checkpoints" / "best" / RUN_CONFIG_NAME)).options.document_context == 0
+    assert run_cli("predict", str(run)).returncode == 0
+    # the same command again, or one asking what ran, continues it; another value is refused
+    for value, same in ((8, True), (0, True), (4, False)):
+        again = load_config("wnut17", ner_args(files, ner_bert, tmp_path, run_name="alone", document_context=value,
+                                               train__epochs=1, train__precision="no"))
+        assert (changed_settings(run / "config.yaml", again) == []) is same, value
+    assert run_cli("train", "wnut17", *args).returncode == 0
+    refused = run_cli("train", "wnut17", *[a for a in args if not a.startswith("document_context=")], "document_context=4")
+    assert refused.returncode == 2 and "document_context: 0 there, 4 now" in refused.stderr

@@ -150,6 +150,10 @@ def load_config(config_or_task: str | Path, overrides: list[str] | None, *,
             raise InputError(f"{where}: unknown config key '{key}'{typed.closest(key, valid, ALIASES)}.")
     config = typed.build(RunConfig, base, where, aliases=ALIASES)
     config.options = typed.build(options_cls, rest, where, aliases=ALIASES) if options_cls else None
+    for key in config.asked_for:  # a run's record: only the task's own keys are ever settled
+        if key not in option_keys:
+            raise InputError(f"{where}: asked_for.{key}: asked_for records task keys a run settled from its data "
+                             f"({', '.join(option_keys)}); it is written by a run. Remove the entry.")
     validate(config, where)
     if config.peft_method != "none" and config.peft.lr is None:
         config.peft.lr = PEFT_LR[config.peft_method]  # recorded in config.yaml as the rate that ran

@@ -212,6 +212,10 @@ class RunConfig:
     reference: ReferenceConfig = field(default_factory=ReferenceConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
     options: Any = None  # the adapter's own dataclass, flattened to top-level keys in YAML
+    # Written by a run, not set by hand: the task keys its data made it set otherwise than asked
+    # (NER's document_context on a train split without documents), key -> the value asked for. The
+    # keys themselves hold what ran; resuming accepts either value.
+    asked_for: dict[str, Any] = field(default_factory=dict)
 
     @property
     def peft_method(self) -> str:
@@ -223,10 +227,21 @@ class RunConfig:
         """The optimizer's rate: peft.lr with a method (set when the config loads), else train.lr."""
         return self.peft.lr if self.peft_method != "none" else self.train.lr
 
+    def settle(self, key: str, value: Any) -> None:
+        """Set the task key `key` to `value` because the data allows no other, and record what was
+        asked, so that config.yaml describes the run that happened and a resume still matches."""
+        asked = getattr(self.options, key)
+        if asked != value:
+            self.asked_for.setdefault(key, asked)
+            setattr(self.options, key, value)
+
     def to_dict(self) -> dict:
-        out = {f.name: typed.to_dict(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "options"}
+        out = {f.name: typed.to_dict(getattr(self, f.name)) for f in dataclasses.fields(self)
+               if f.name not in ("options", "asked_for")}
         if self.options is not None:
             out.update(typed.to_dict(self.options))
+        if self.asked_for:  # only where a run settled a key: most config.yaml files never show it
+            out["asked_for"] = dict(self.asked_for)
         return out
 
     def save(self, path: Path) -> None:

@@ -78,10 +78,12 @@ class RunDir:
         return self.checkpoints / f"{checkpoint.PREFIX}{step}"
 
 
+ASKED_FOR = "asked_for"  # RunConfig.asked_for: keys a run settled from its data, with the values asked
+
 # Keys a resumed run may change: where the run lives, how it logs, what it keeps and what it predicts
 # later. Any other key changes the weights (or which checkpoint is "best"), so a run folder resumed
 # with a different value would hold weights no config describes.
-RESUMABLE_CHANGES = ("run_name", "output_dir", "resume", "seeds", "sweep.", "reference.", "data.test",
+RESUMABLE_CHANGES = ("run_name", "output_dir", "resume", "seeds", "sweep.", f"{ASKED_FOR}.", "reference.", "data.test",
                      "data.extra_test.", "data.max_predict_samples", "train.log_every", "train.report_to",
                      "train.keep_last", "train.save_every", "train.eval_batch_size")
 
@@ -93,8 +95,17 @@ def changed_settings(saved: Path, config: RunConfig) -> list[tuple[str, object, 
     # through YAML too, so that tuples, ints-as-floats and the like compare as they are stored
     now = typed.flatten(yaml.safe_load(yaml.safe_dump(config.to_dict(), allow_unicode=True)))
     return [(key, before[key], value) for key, value in now.items()
-            if key in before and before[key] != value
+            if key in before and not _same_setting(key, before, now)
             and not any(key == k or (k.endswith(".") and key.startswith(k)) for k in RESUMABLE_CHANGES)]
+
+
+def _same_setting(key: str, before: dict, now: dict) -> bool:
+    """A key a run settled from its data (RunConfig.asked_for) matches both what ran and what was
+    asked: the same data settles it the same way again."""
+    def values(flat: dict) -> list:
+        asked = f"{ASKED_FOR}.{key}"
+        return [flat[key]] + ([flat[asked]] if asked in flat else [])
+    return any(a == b for a in values(before) for b in values(now))
 
 
 def refuse_other_settings(folder: Path, config: RunConfig,
