@@ -157,6 +157,10 @@ def test_a_run_on_a_train_file_without_documents_records_and_predicts_without_co
     # predict RUN reads the run's record: the test file's documents give the model no context it never saw
     assert NerAdapter(load_config(run / "checkpoints" / "best" / RUN_CONFIG_NAME)).options.document_context == 0
     assert run_cli("predict", str(run)).returncode == 0
+    assert run_cli("export", str(run), "--out", str(tmp_path / "export")).returncode == 0
+    card = (tmp_path / "export" / "README.md").read_text()
+    assert "Each sentence was read alone: the config asked for 8 tokens of document context" in card
+    assert "subword tokens of the sentences around it" not in card
     # the same command again, or one asking what ran, continues it; another value is refused
     for value, same in ((8, True), (0, True), (4, False)):
         again = load_config("wnut17", ner_args(files, ner_bert, tmp_path, run_name="alone", document_context=value,

@@ -120,6 +120,11 @@ def _threshold_line(config: dict) -> str:
 
 
 def _context_line(config: dict) -> str:
+    asked = (config.get("asked_for") or {}).get("document_context")
+    if asked:  # the card says what the model read, and why it is not what the config asked
+        return (f"\n\nEach sentence was read alone: the config asked for {asked} tokens of document context "
+                f"(`document_context`), but the training data marks no documents (no `-DOCSTART-` lines), so the "
+                f"run trained without it (`document_context: 0` in `{RUN_CONFIG_NAME}`).")
     if not config.get("document_context"):
         return ""
     return (f"\n\nEach sentence was read with up to {config['document_context']} subword tokens of the sentences around it "
