@@ -125,3 +125,25 @@ def test_a_malformed_sweep_section_exits_2_naming_the_key(sentiment_data, tiny_b
     assert done.returncode == 2, done.stderr[-2000:]
     assert named in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "sweep-sst2" / "trials").exists()
+
+
+def test_best_yaml_keeps_what_the_best_trial_ran_not_its_run_record(tmp_path):
+    """A trial whose data settled a key (asked_for, RunConfig.settle) ran with the settled value:
+    best.yaml is that recipe, without the trial's run keys or its record of what was asked."""
+    import optuna
+
+    from finetune.apps.sweep.report import write_best
+    from finetune.apps.sweep.study import RUN
+
+    study = optuna.create_study(direction="maximize", study_name="ner")
+    distribution = optuna.distributions.FloatDistribution(1e-5, 1e-3, log=True)
+    for number, (lr, f1) in enumerate([(1e-4, 0.8), (3e-4, 0.9)]):
+        study.add_trial(optuna.trial.create_trial(params={"train.lr": lr}, distributions={"train.lr": distribution},
+                                                  value=f1, user_attrs={RUN: f"trial-{number}"}))
+        run = tmp_path / "trials" / f"trial-{number}"
+        run.mkdir(parents=True)
+        (run / "config.yaml").write_text(yaml.safe_dump({
+            "task": "conll2003", "run_name": f"trial-{number}", "seeds": None, "train": {"lr": lr},
+            "document_context": 0, "asked_for": {"document_context": 16}}))
+    best = yaml.safe_load(write_best(study, tmp_path, "f1").read_text())
+    assert best == {"task": "conll2003", "train": {"lr": 3e-4}, "document_context": 0}

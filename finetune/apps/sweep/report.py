@@ -14,7 +14,9 @@ from finetune.apps.sweep.study import ERROR, PRUNED_AT, RUN, TOTAL_STEPS, counte
 from finetune.run.folder import RunDir
 
 # Keys of a trial's config that belong to the sweep, not to the recipe it found.
-NOT_RECIPE = ("run_name", "output_dir", "resume", "sweep", "seeds")
+# Keys of a trial's config.yaml that are about that run, not the recipe; asked_for is its record of
+# keys its data settled, whose values (what ran) best.yaml keeps.
+NOT_RECIPE = ("run_name", "output_dir", "resume", "sweep", "seeds", "asked_for")
 
 
 def finished(study: Any) -> list:
