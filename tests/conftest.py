@@ -177,6 +177,9 @@ def tiny_args(data: dict[str, Path], model: Path, out: Path, **extra) -> list[st
         "train.log_every": "8", "run_name": "tiny", "data.max_seq_length": "32",
         # fp32: the default (auto) is bf16 on CPUs that have it, and pinned values must not depend on the CPU
         "train.precision": "no",
+        # one rate throughout, as train.lr above: sst2.yaml's layer-wise rates are MiniLM's recipe
+        # (tests/test_layer_lr_decay.py tests them)
+        "train.layer_lr_decay": "null",
     }
     args.update({k.replace("__", "."): str(v) for k, v in extra.items()})
     return [f"{k}={v}" for k, v in args.items()]

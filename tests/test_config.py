@@ -254,7 +254,7 @@ def test_yaml_wrong_type(tmp_path):
 
 def test_yaml_lr_without_dot_is_a_number(tmp_path):
     # YAML 1.1 reads 1e-5 (no dot) as text; a float key must still take it as the number
-    path = _write_sst2_variant(tmp_path, "  lr: 1.0e-4", "  lr: 1e-5")
+    path = _write_sst2_variant(tmp_path, "  lr: 2.0e-4", "  lr: 1e-5")
     assert load_config(path).train.lr == pytest.approx(1e-5, rel=1e-12)
 
 

@@ -43,8 +43,10 @@ def _train(task, tmp_path, real_data, *overrides):
 
 
 def test_sst2_minilm_first_2000_sentences(real_data, tmp_path):
-    run, summary = _train("sst2", tmp_path, real_data, "data.max_train_samples=2000", "train.epochs=1", "train.lr=1e-4")
+    run, summary = _train("sst2", tmp_path, real_data, "data.max_train_samples=2000", "train.epochs=1")
     assert summary["train_examples"] == 2000 and summary["steps"] == 63
+    # Measured: 0.790 in fp32 with sst2.yaml's recipe (lr 2e-4, layer_lr_decay 0.8); bf16 seeds 42-44:
+    # 0.790 / 0.812 / 0.814. The old lr 3e-5 stayed near chance (0.539).
     assert summary["metrics"]["accuracy"] >= 0.75, summary["metrics"]
     assert summary["data"]["validation"]["rows"] == 872 and summary["data"]["validation"]["origin"] == "file"
 

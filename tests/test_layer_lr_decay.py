@@ -78,12 +78,14 @@ def test_adams_first_step_moves_each_layer_by_its_rate(tiny_bert):
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     opt = optim.optimizer(model, TrainConfig(lr=LR, layer_lr_decay=DECAY, weight_decay=0.0), LR, fused=False)
     ids = torch.tensor([[2, 5, 6, 17, 3], [2, 11, 12, 18, 3]])
-    model(input_ids=ids, labels=torch.tensor([1, 0])).loss.backward()
+    # The loss scaled up: on the tiny model some tensors' gradients are ~1e-6, where AdamW's eps (1e-8)
+    # takes 1% off the step (and which tensors depends on the random weights, so on the tests run before).
+    (model(input_ids=ids, labels=torch.tensor([1, 0])).loss * 1e4).backward()
     opt.step()
     for name in ("bert.embeddings.position_embeddings.weight", "bert.encoder.layer.0.output.dense.weight",
                  "bert.encoder.layer.1.output.dense.weight", "classifier.weight"):
         moved = (dict(model.named_parameters())[name] - before[name]).abs().max().item()
-        assert moved == pytest.approx(_expected(name), rel=1e-2), name  # |g| / (|g| + eps) just under 1
+        assert moved == pytest.approx(_expected(name), rel=1e-3), name  # |g| / (|g| + eps) just under 1
 
 
 def test_the_schedule_keeps_the_ratios(tiny_llama):
