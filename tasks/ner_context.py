@@ -81,15 +81,16 @@ def add_to_splits(splits: dict[str, RawSplit], config) -> None:
     if size < 0:
         raise InputError(f"config key 'document_context': {size}; give a number of tokens, or 0 for none.")
     train = splits.get("train")
-    if train is not None and train.location != TYPED and documents(
-            train, train.dataset[options.tokens_column], options.document_column) is None:
+    if train is not None and not add_columns(train, options.tokens_column, options.document_column, size) \
+            and train.location != TYPED:
         print(f"  train: no documents marked in {train.location} (no -DOCSTART- lines, no "
               f"'{options.document_column}' column): the model is trained on each sentence alone, "
               f"document_context={size} -> 0 (recorded in config.yaml).", file=sys.stderr)
         config.settle("document_context", 0)
         return
     for name, split in splits.items():
-        if not add_columns(split, options.tokens_column, options.document_column, size) and split.location != TYPED:
+        if split is not train and not add_columns(split, options.tokens_column, options.document_column, size) \
+                and split.location != TYPED:
             print(f"  {name}: no documents marked in {split.location}: its sentences are encoded without context.",
                   file=sys.stderr)
 

@@ -13,9 +13,8 @@ import yaml
 from finetune.apps.sweep.study import ERROR, PRUNED_AT, RUN, TOTAL_STEPS, counted
 from finetune.run.folder import RunDir
 
-# Keys of a trial's config that belong to the sweep, not to the recipe it found.
-# Keys of a trial's config.yaml that are about that run, not the recipe; asked_for is its record of
-# keys its data settled, whose values (what ran) best.yaml keeps.
+# Keys of a trial's config that belong to the sweep or the run, not to the recipe it found; asked_for
+# is the run's record of keys its data settled, whose values (what ran) best.yaml keeps.
 NOT_RECIPE = ("run_name", "output_dir", "resume", "sweep", "seeds", "asked_for")
 
 
